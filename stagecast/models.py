@@ -69,6 +69,7 @@ class MinuteItem:
     document: str
     url: str | None
     date: date | None
+    source: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,477 @@
+"""The state store: snapshots, source cursors, stage baselines and the delivery ledger.
+
+SQLite by default, PostgreSQL by URL (SPEC §11). The schema is defined once here as SQLAlchemy
+Core tables; `connectors/migrations` creates the same tables and every open runs Alembic
+`upgrade head`, so a database is migrated, never recreated. Datetimes go in aware and come out
+aware in UTC on both backends. Every method uses its own connection from one engine, so a store
+can be shared between threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+from collections.abc import Collection, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect, Engine
+
+from stagecast.models import Snapshot
+from stagecast.serialize import snapshot_from_dict, snapshot_to_dict
+
+DEFAULT_URL = "sqlite:///.stagecast/state.db"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+LedgerStatus = Literal[
+    "deferred",
+    "awaiting_approval",
+    "approved",
+    "rejected",
+    "sending",
+    "sent",
+    "failed",
+    "held",
+    "expired",
+]
+LEDGER_STATES: frozenset[str] = frozenset(get_args(LedgerStatus))
+
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_WRITE = "stagecast_write"  # execution option: take SQLite's write lock at BEGIN
+_MIGRATION_LOCK = 0x5354_4147  # pg advisory lock id ("STAG"): one migrator at a time
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out: SQLite keeps no offset, so store UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise to UTC so SQLite's text timestamps sort by instant."""
+        return None if value is None else _aware(value).astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """SQLite returns naive UTC, PostgreSQL the session's zone: both become UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project", sa.Text, nullable=False),
+    sa.Column("as_of", UTCDateTime, nullable=False),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("emitted", sa.Text, nullable=False),
+    sa.UniqueConstraint("project", "as_of", name="uq_snapshots_project_as_of"),
+)
+
+snapshot_stages = sa.Table(
+    "snapshot_stages",
+    metadata,
+    sa.Column(
+        "snapshot_id",
+        sa.Integer,
+        sa.ForeignKey("snapshots.id", ondelete="CASCADE", name="fk_snapshot_stages_snapshot"),
+        primary_key=True,
+    ),
+    sa.Column("stage_key", sa.Text, primary_key=True),
+    sa.Column("stage_name", sa.Text, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+)
+
+source_state = sa.Table(
+    "source_state",
+    metadata,
+    sa.Column("project", sa.Text, primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("last_ok", UTCDateTime, nullable=True),
+    sa.Column("cursor", sa.Text, nullable=True),
+    sa.Column("last_full", UTCDateTime, nullable=True),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("project", sa.Text, nullable=False),
+    sa.Column("report", sa.Text, nullable=False),
+    sa.Column("period", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("not_before", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("decided_by", sa.Text, nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("receipt", sa.Text, nullable=True),
+    sa.UniqueConstraint("key", name="uq_deliveries_key"),
+    sa.Index("ix_deliveries_status", "status"),
+)
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the sync remembers about one source of a project between runs."""
+
+    name: str
+    last_ok: datetime | None
+    cursor: str | None
+    last_full: datetime | None
+
+
+def new_delivery_id() -> str:
+    """A short id people can type in `stagecast approve d-7f3a9c`."""
+    return f"d-{secrets.token_hex(3)}"
+
+
+def delivery_key(project: str, report: str, period: str, channel: str) -> str:
+    """The exactly-once key (SPEC §8); `|` and `%` are escaped so keys never collide."""
+    parts = (project, report, period, channel)
+    return "|".join(p.replace("%", "%25").replace("|", "%7C") for p in parts)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerEntry:
+    """One delivery (SPEC §8): a report for one channel and period, and what became of it."""
+
+    key: str
+    project: str
+    report: str
+    period: str
+    channel: str
+    status: LedgerStatus
+    content: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_delivery_id)
+    not_before: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    receipt: str | None = None
+    created_at: datetime = field(default_factory=_now)
+    updated_at: datetime = field(default_factory=_now)
+
+
+class LedgerConflict(Exception):
+    """A delivery was not in the state the caller expected: another run got there first."""
+
+
+_IDENTITY = frozenset({"id", "key", "project", "report", "period", "channel", "created_at"})
+_UPDATABLE = (
+    frozenset(f.name for f in dataclasses.fields(LedgerEntry))
+    - _IDENTITY
+    - {"status", "updated_at"}
+)
+
+
+class StateStore:
+    """Snapshots, source state and the delivery ledger of every project, in one database."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = _create_engine(url)
+        self._writer = self.engine.execution_options(**{_WRITE: True})
+        try:
+            self._upgrade()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        """Release every pooled connection (and, for SQLite, the file)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _upgrade(self) -> None:
+        """Migrate to head in one transaction; concurrent openers wait for each other."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+        with self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    # snapshots
+
+    def latest_before(self, project: str, as_of: datetime) -> Snapshot | None:
+        """The previous snapshot (SPEC §6): the latest with an earlier instant."""
+        query = (
+            sa.select(snapshots.c.data)
+            .where(snapshots.c.project == project, snapshots.c.as_of < _aware(as_of))
+            .order_by(snapshots.c.as_of.desc())
+            .limit(1)
+        )
+        return self._snapshot(query)
+
+    def snapshot_at(self, project: str, as_of: datetime) -> Snapshot | None:
+        """The snapshot stored for exactly this instant, whatever offset either was written in."""
+        return self._snapshot(sa.select(snapshots.c.data).where(*_at(project, as_of)))
+
+    def emitted_at(self, project: str, as_of: datetime) -> set[str]:
+        """Event ids already emitted for the snapshot at `as_of`, so a re-run emits none twice."""
+        with self.engine.connect() as conn:
+            raw = conn.scalar(sa.select(snapshots.c.emitted).where(*_at(project, as_of)))
+        return set() if raw is None else set(json.loads(raw))
+
+    def baselines(self, project: str, before: datetime) -> dict[str, int]:
+        """Per stage, its total in the first earlier snapshot where it had any task (burn-up)."""
+        s, ss = snapshots, snapshot_stages
+        staged = ss.join(s, s.c.id == ss.c.snapshot_id)
+        mine = (s.c.project == project, s.c.as_of < _aware(before), ss.c.total >= 1)
+        first = (
+            sa.select(ss.c.stage_key, sa.func.min(s.c.as_of).label("as_of"))
+            .select_from(staged)
+            .where(*mine)
+            .group_by(ss.c.stage_key)
+            .subquery()
+        )
+        query = (
+            sa.select(ss.c.stage_key, ss.c.total)
+            .select_from(staged)
+            .join(first, sa.and_(first.c.stage_key == ss.c.stage_key, first.c.as_of == s.c.as_of))
+            .where(s.c.project == project)
+        )
+        with self.engine.connect() as conn:
+            return {key: total for key, total in conn.execute(query)}
+
+    def source_states(self, project: str) -> dict[str, SourceState]:
+        """What each source of the project last reported, by source name."""
+        t = source_state
+        query = sa.select(t.c.source, t.c.last_ok, t.c.cursor, t.c.last_full).where(
+            t.c.project == project
+        )
+        with self.engine.connect() as conn:
+            return {row.source: SourceState(*row) for row in conn.execute(query)}
+
+    def save_sync(
+        self, snapshot: Snapshot, source_states: Iterable[SourceState], emitted: Iterable[str]
+    ) -> None:
+        """Store one sync's outcome in a single transaction, so a crash leaves nothing half-done.
+
+        A snapshot with the same instant replaces the stored one; emitted ids add to those
+        already recorded for it; source states are replaced by the ones given.
+        """
+        data = _dumps(snapshot_to_dict(snapshot))
+        with self._writer.begin() as conn:
+            snapshot_id, before = _claim_snapshot(conn, snapshot, data)
+            _replace_stages(conn, snapshot_id, snapshot)
+            _upsert_source_states(conn, snapshot.project, source_states)
+            conn.execute(
+                snapshots.update()
+                .where(snapshots.c.id == snapshot_id)
+                .values(data=data, stored_at=_now(), emitted=_dumps(sorted(before | set(emitted))))
+            )
+
+    def _snapshot(self, query: sa.Select[str]) -> Snapshot | None:
+        with self.engine.connect() as conn:
+            raw = conn.scalar(query)
+        return None if raw is None else snapshot_from_dict(json.loads(raw))
+
+    # the delivery ledger
+
+    def record_delivery(self, d: LedgerEntry) -> LedgerEntry:
+        """Insert a delivery; if its key is already recorded, return that entry untouched."""
+        _check_status(d.status)
+        for _ in range(8):
+            with self._writer.begin() as conn:
+                conn.execute(_insert(conn, deliveries).values(_row(d)).on_conflict_do_nothing())
+                row = conn.execute(sa.select(deliveries).where(deliveries.c.key == d.key)).first()
+            if row is not None:
+                return _entry(row)
+            d = replace(d, id=new_delivery_id())  # the short id was taken by another key
+        raise RuntimeError("could not find a free delivery id")
+
+    def delivery(self, id: str) -> LedgerEntry | None:
+        """One delivery by id, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(deliveries).where(deliveries.c.id == id)).first()
+        return None if row is None else _entry(row)
+
+    def deliveries(
+        self, status: str | None = None, project: str | None = None
+    ) -> list[LedgerEntry]:
+        """Deliveries, oldest first, optionally only those in one state or of one project."""
+        query = sa.select(deliveries).order_by(deliveries.c.created_at, deliveries.c.id)
+        if status is not None:
+            query = query.where(deliveries.c.status == _check_status(status))
+        if project is not None:
+            query = query.where(deliveries.c.project == project)
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def set_status(
+        self, id: str, status: str, *, expect: str | Collection[str] | None = None, **fields: Any
+    ) -> LedgerEntry:
+        """Move a delivery to `status`, updating `fields` too.
+
+        With `expect`, the move happens only from those states (else `LedgerConflict`), so two
+        workers cannot both claim a delivery for sending.
+        """
+        values = {**_ledger_fields(fields), "status": _check_status(status), "updated_at": _now()}
+        allowed = {expect} if isinstance(expect, str) else expect
+        where = deliveries.c.id == id
+        with self._writer.begin() as conn:
+            current = conn.scalar(sa.select(deliveries.c.status).where(where).with_for_update())
+            if current is None:
+                raise KeyError(f"no delivery {id!r}")
+            if allowed is not None and current not in allowed:
+                raise LedgerConflict(f"delivery {id} is {current}, not {'/'.join(allowed)}")
+            conn.execute(deliveries.update().where(where).values(values))
+            return _entry(conn.execute(sa.select(deliveries).where(where)).one())
+
+
+def _create_engine(url: str) -> Engine:
+    """An engine for SQLite (folder created, foreign keys on, waits on locks) or PostgreSQL."""
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in _INSERTS:
+        raise ValueError(f"state store URL must be sqlite or postgresql, not {backend}")
+    if backend != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    if (
+        parsed.database
+        and parsed.database != ":memory:"
+        and not parsed.database.startswith("file:")
+    ):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+    sa.event.listen(engine, "connect", _sqlite_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Let SQLAlchemy, not pysqlite, decide when transactions begin; enforce foreign keys."""
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA foreign_keys=ON")
+    dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Writers take the write lock up front: a read-then-write upgrade could deadlock."""
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT on both backends we support."""
+    return _INSERTS[conn.dialect.name](table)
+
+
+def _aware(value: datetime) -> datetime:
+    """Refuse naive datetimes: their instant is unknown."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"datetime {value.isoformat()} has no timezone")
+    return value
+
+
+def _at(project: str, as_of: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    return (snapshots.c.project == project, snapshots.c.as_of == _aware(as_of))
+
+
+def _dumps(value: Any) -> str:
+    """Strict, ASCII JSON: no NaN, and no text PostgreSQL could refuse (NUL, lone surrogates)."""
+    return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
+def _claim_snapshot(conn: Connection, snapshot: Snapshot, data: str) -> tuple[int, set[str]]:
+    """Make sure the (project, as_of) row exists and lock it; return its id and emitted ids."""
+    now = _now()
+    conn.execute(
+        _insert(conn, snapshots)
+        .values(project=snapshot.project, as_of=_aware(snapshot.as_of), stored_at=now)
+        .values(data=data, emitted="[]")
+        .on_conflict_do_nothing(index_elements=["project", "as_of"])
+    )
+    query = sa.select(snapshots.c.id, snapshots.c.emitted).where(
+        *_at(snapshot.project, snapshot.as_of)
+    )
+    row = conn.execute(query.with_for_update()).one()
+    return row.id, set(json.loads(row.emitted))
+
+
+def _replace_stages(conn: Connection, snapshot_id: int, snapshot: Snapshot) -> None:
+    conn.execute(snapshot_stages.delete().where(snapshot_stages.c.snapshot_id == snapshot_id))
+    rows = [
+        {"snapshot_id": snapshot_id, "stage_key": s.key, "stage_name": s.name, "total": s.total}
+        for s in snapshot.stages
+    ]
+    if rows:
+        conn.execute(snapshot_stages.insert(), rows)
+
+
+def _upsert_source_states(conn: Connection, project: str, states: Iterable[SourceState]) -> None:
+    """Insert or replace; the last state given for a name wins."""
+    latest = {s.name: s for s in states}
+    if not latest:
+        return
+    rows = [
+        dict(
+            project=project,
+            source=s.name,
+            last_ok=s.last_ok,
+            cursor=s.cursor,
+            last_full=s.last_full,
+        )
+        for s in latest.values()
+    ]
+    stmt = _insert(conn, source_state).values(rows)
+    changed = {c: stmt.excluded[c] for c in ("last_ok", "cursor", "last_full")}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["project", "source"], set_=changed))
+
+
+def _check_status(status: str) -> str:
+    if status not in LEDGER_STATES:
+        raise ValueError(f"{status!r} is not a ledger state: {', '.join(sorted(LEDGER_STATES))}")
+    return status
+
+
+def _ledger_fields(changes: dict[str, Any]) -> dict[str, Any]:
+    """Only the columns a status change may touch; content goes in as JSON text."""
+    unknown = changes.keys() - _UPDATABLE
+    if unknown:
+        raise TypeError(f"cannot set {', '.join(sorted(unknown))} on a delivery")
+    if "content" in changes:
+        return {**changes, "content": _dumps(changes["content"])}
+    return changes
+
+
+def _row(d: LedgerEntry) -> dict[str, Any]:
+    return {**asdict(d), "content": _dumps(d.content)}
+
+
+def _entry(row: sa.Row[Any]) -> LedgerEntry:
+    values = dict(row._mapping)
+    return LedgerEntry(**{**values, "content": json.loads(values["content"])})

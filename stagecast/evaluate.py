@@ -1,0 +1,180 @@
+"""From what the sources returned to a computed snapshot: the whole of SPEC §3–5 in one place.
+
+The connectors fetch and the flows store; this module only decides. A source that failed this
+run is represented by its last good data, carried forward from the previous snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from stagecast.calendar import WorkCalendar
+from stagecast.config import ProjectConfig
+from stagecast.models import (
+    Document,
+    MinuteItem,
+    Snapshot,
+    SourcePull,
+    SourceStatus,
+    StagePlan,
+    StageProgress,
+    Task,
+)
+from stagecast.progress import project_progress, stage_progress
+from stagecast.risks import RiskInputs, RiskRules, raise_flags
+from stagecast.stages import assign_stages, discover_stages
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """One source's result this run: its pull, or the error that made it unavailable."""
+
+    name: str
+    type: str
+    pull: SourcePull | None
+    error: str | None
+    last_ok: datetime | None
+
+
+def calendar_for(project: ProjectConfig) -> WorkCalendar:
+    """The project's calendar from its `calendar:` block and timezone."""
+    cal = project.calendar
+    return WorkCalendar(
+        project.tz,
+        cal.workdays,
+        country=cal.country,
+        holidays=cal.holidays,
+        workday_overrides=cal.workday_overrides,
+        hours=(cal.start, cal.end),
+    )
+
+
+def rules_for(project: ProjectConfig) -> RiskRules:
+    """The project's risk thresholds as plain data."""
+    return RiskRules(**project.risk.model_dump())
+
+
+def plan_stages(
+    project: ProjectConfig, tasks: Sequence[Task], stage_dues: Mapping[str, date]
+) -> list[StagePlan]:
+    """Configured stages (due from config, else from the source), or the discovered ones."""
+    if project.stages is None:
+        return discover_stages(tasks, stage_dues)
+    return [
+        StagePlan(
+            name=s.name,
+            key=s.effective_key,
+            match=s.effective_match,
+            due=s.due if s.due is not None else stage_dues.get(s.effective_match),
+            required_docs=tuple(s.required_docs),
+        )
+        for s in project.stages
+    ]
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    tasks: tuple[Task, ...]
+    documents: tuple[Document, ...]
+    minutes: tuple[MinuteItem, ...]
+    stage_dues: dict[str, date]
+
+
+def _gather(outcomes: Sequence[SourceOutcome], previous: Snapshot | None) -> _Gathered:
+    """Fresh data from sources that answered; the last good data of those that did not."""
+    tasks: list[Task] = []
+    documents: list[Document] = []
+    minutes: list[MinuteItem] = []
+    stage_dues: dict[str, date] = {}
+    for outcome in outcomes:
+        if outcome.pull is not None:
+            tasks.extend(outcome.pull.tasks)
+            documents.extend(outcome.pull.documents)
+            minutes.extend(outcome.pull.minutes)
+            for value, due in outcome.pull.stage_dues.items():
+                stage_dues.setdefault(value, due)
+        elif previous is not None:
+            tasks.extend(t for t in previous.tasks if t.source == outcome.name)
+            documents.extend(d for d in previous.documents if d.source == outcome.name)
+            minutes.extend(m for m in previous.minutes if m.source == outcome.name)
+    return _Gathered(tuple(tasks), tuple(documents), tuple(minutes), stage_dues)
+
+
+def _statuses(outcomes: Sequence[SourceOutcome], tasks: Sequence[Task]) -> tuple[SourceStatus, ...]:
+    """What the JSON says of each source: fresh or not, how many tasks, when last good."""
+    return tuple(
+        SourceStatus(
+            name=o.name,
+            type=o.type,
+            ok=o.pull is not None,
+            tasks=sum(1 for t in tasks if t.source == o.name),
+            error=o.error,
+            last_ok=o.last_ok,
+            documents=len(o.pull.documents) if o.pull else 0,
+        )
+        for o in outcomes
+    )
+
+
+def evaluate(
+    project: ProjectConfig,
+    as_of: datetime,
+    outcomes: Sequence[SourceOutcome],
+    previous: Snapshot | None,
+    baselines: Mapping[str, int],
+) -> Snapshot:
+    """Compute the project's snapshot at `as_of` from this run's source outcomes."""
+    calendar = calendar_for(project)
+    rules = rules_for(project)
+    today = calendar.local_date(as_of)
+    gathered = _gather(outcomes, previous)
+    plans = plan_stages(project, gathered.tasks, gathered.stage_dues)
+    tasks = assign_stages(gathered.tasks, plans, configured=project.stages is not None)
+    stages = _stage_figures(plans, tasks, calendar, today, rules)
+    risks = raise_flags(
+        RiskInputs(
+            today=today,
+            calendar=calendar,
+            rules=rules,
+            tasks=tasks,
+            stages=stages,
+            plans=plans,
+            documents=gathered.documents,
+            baselines=baselines,
+            failed_sources={o.name: o.error or "unavailable" for o in outcomes if o.pull is None},
+        )
+    )
+    return Snapshot(
+        project=project.key,
+        as_of=as_of,
+        tasks=tasks,
+        documents=gathered.documents,
+        minutes=gathered.minutes,
+        sources=_statuses(outcomes, tasks),
+        stages=stages,
+        progress=project_progress(tasks),
+        risks=tuple(risks),
+    )
+
+
+def _stage_figures(
+    plans: Sequence[StagePlan],
+    tasks: Sequence[Task],
+    calendar: WorkCalendar,
+    today: date,
+    rules: RiskRules,
+) -> tuple[StageProgress, ...]:
+    """Each stage's progress from the tasks assigned to it."""
+    return tuple(
+        stage_progress(
+            plan,
+            [t for t in tasks if t.stage == plan.name],
+            calendar,
+            today,
+            rules.forecast_window_days,
+            rules.at_risk_horizon_days,
+        )
+        for plan in plans
+    )

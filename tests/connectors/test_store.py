@@ -1,0 +1,403 @@
+"""The state store on SQLite and, where one is reachable, PostgreSQL: each test gets its own."""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from connectors.store import (
+    LEDGER_STATES,
+    MIGRATIONS,
+    LedgerConflict,
+    LedgerEntry,
+    SourceState,
+    StateStore,
+    delivery_key,
+    metadata,
+)
+from stagecast.models import Progress, Snapshot, StageProgress, Task
+
+PG_URL = os.environ.get(
+    "STAGECAST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PLUS8 = timezone(timedelta(hours=8))
+MINUS5 = timezone(timedelta(hours=-5))
+
+
+def at(hour: int, tz: timezone = UTC, day: int = 20) -> datetime:
+    """A moment on November `day`, 2026, `hour` o'clock in `tz`."""
+    return datetime(2026, 11, day, hour, tzinfo=tz)
+
+
+def stage(key: str, total: int) -> StageProgress:
+    """A stage with `total` tasks, none done."""
+    return StageProgress(
+        name=key.title(),
+        key=key,
+        due=None,
+        total=total,
+        done=0,
+        ratio=0.0 if total else None,
+        done_in_window=0,
+        throughput=0.0,
+        forecast=None,
+        status="on_track",
+    )
+
+
+def snap(as_of: datetime, project: str = "acme", title: str = "t", **totals: int) -> Snapshot:
+    """A one-task snapshot with stages of the given totals; `title` tells versions apart."""
+    task = Task(id="1", key="A-1", title=title, source="jira", status="Open", state="todo")
+    return Snapshot(
+        project=project,
+        as_of=as_of,
+        tasks=(task,),
+        documents=(),
+        minutes=(),
+        sources=(),
+        stages=tuple(stage(k, n) for k, n in totals.items()),
+        progress=Progress(total=1, done=0, ratio=0.0),
+        risks=(),
+    )
+
+
+def entry(period: str = "2026-11-20", channel: str = "client", **kw: Any) -> LedgerEntry:
+    """A daily-update delivery for acme."""
+    key = delivery_key("acme", "daily", period, channel)
+    fields: dict[str, Any] = {"status": "deferred", "content": {"title": "Daily"}} | kw
+    return LedgerEntry(
+        key=key, project="acme", report="daily", period=period, channel=channel, **fields
+    )
+
+
+@cache
+def postgres_reachable() -> bool:
+    """Whether the PostgreSQL of PG_URL accepts TCP connections."""
+    url = sa.make_url(PG_URL)
+    try:
+        socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty database whose session zone is +08:00, dropped afterwards."""
+    if not postgres_reachable():
+        pytest.skip(f"PostgreSQL not reachable at {sa.make_url(PG_URL).render_as_string()}")
+    name = f"stagecast_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+            conn.exec_driver_sql(f"ALTER DATABASE {name} SET timezone TO 'Asia/Shanghai'")
+        yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A URL to an empty database; the SQLite file's folder does not exist yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state' / 'nested' / 'state.db'}"
+    else:
+        yield from fresh_postgres_database()
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[StateStore]:
+    with StateStore(url) as s:
+        yield s
+
+
+def count(s: StateStore, table: str) -> int:
+    with s.engine.connect() as conn:
+        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+# schema and migrations
+
+
+def head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_open_migrates_to_head_and_matches_the_tables_in_store(store: StateStore) -> None:
+    with store.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_reopening_is_a_no_op_that_keeps_data(url: str) -> None:
+    with StateStore(url) as first:
+        first.save_sync(snap(at(10), a=3), [SourceState("jira", at(9), "c1", None)], ["e1"])
+    with StateStore(url) as second:
+        assert second.snapshot_at("acme", at(10)) == snap(at(10), a=3)
+        assert second.emitted_at("acme", at(10)) == {"e1"}
+        assert count(second, "alembic_version") == 1
+        with second.engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+
+
+def test_sqlite_folder_is_created(tmp_path: Any) -> None:
+    path = tmp_path / "a" / "b" / "state.db"
+    StateStore(f"sqlite:///{path}").close()
+    assert path.is_file()
+
+
+def test_other_backends_are_refused() -> None:
+    with pytest.raises(ValueError, match="sqlite or postgresql"):
+        StateStore("mysql://localhost/x")
+
+
+# snapshots
+
+
+def test_same_as_of_replaces_snapshot_and_stages_and_unions_emitted(store: StateStore) -> None:
+    store.save_sync(snap(at(10), title="old", a=3, b=2), [], ["e1", "e2"])
+    # The same instant, written in another offset.
+    store.save_sync(snap(at(18, PLUS8), title="new", a=4), [], ["e2", "e3"])
+    assert count(store, "snapshots") == 1
+    stored = store.snapshot_at("acme", at(10))
+    assert stored is not None
+    assert stored.tasks[0].title == "new"
+    assert stored.as_of.utcoffset() == timedelta(hours=8)
+    assert store.emitted_at("acme", at(10)) == {"e1", "e2", "e3"}
+    assert store.baselines("acme", at(11)) == {"a": 4}
+    assert count(store, "snapshot_stages") == 1
+
+
+def test_snapshot_at_matches_the_instant_in_any_offset(store: StateStore) -> None:
+    store.save_sync(snap(at(18, PLUS8)), [], [])
+    assert store.snapshot_at("acme", at(5, MINUS5)) == snap(at(18, PLUS8))
+    assert store.snapshot_at("acme", at(11)) is None
+    assert store.snapshot_at("other", at(10)) is None
+    assert store.emitted_at("acme", at(11)) == set()
+
+
+def test_latest_before_is_strictly_earlier_by_instant(store: StateStore) -> None:
+    # Wall clocks disagree with instants: 18:00+08:00 is 10:00Z, 06:00-05:00 is 11:00Z.
+    store.save_sync(snap(at(9)), [], [])
+    store.save_sync(snap(at(18, PLUS8)), [], [])
+    store.save_sync(snap(at(6, MINUS5)), [], [])
+    store.save_sync(snap(at(8), project="other"), [], [])
+
+    def as_of(before: datetime) -> datetime | None:
+        found = store.latest_before("acme", before)
+        return None if found is None else found.as_of
+
+    assert as_of(at(12)) == at(11)
+    assert as_of(at(11)) == at(10)
+    assert as_of(at(5, MINUS5)) == at(9)  # 10:00Z itself is not earlier
+    assert as_of(at(10) + timedelta(microseconds=1)) == at(10)
+    assert as_of(at(9)) is None
+    assert store.latest_before("nobody", at(12)) is None
+
+
+def test_baselines_take_first_earlier_snapshot_with_tasks(store: StateStore) -> None:
+    store.save_sync(snap(at(9), a=0, b=2), [], [])
+    store.save_sync(snap(at(18, PLUS8), a=5, b=3), [], [])  # 10:00Z
+    store.save_sync(snap(at(11), a=7, b=4, c=1), [], [])
+    store.save_sync(snap(at(8), project="other", a=99), [], [])
+    assert store.baselines("acme", at(12)) == {"a": 5, "b": 2, "c": 1}
+    assert store.baselines("acme", at(11)) == {"a": 5, "b": 2}
+    assert store.baselines("acme", at(10)) == {"b": 2}
+    assert store.baselines("acme", at(9)) == {}
+    assert store.baselines("other", at(12)) == {"a": 99}
+
+
+def test_source_states_round_trip_and_are_replaced(store: StateStore) -> None:
+    jira = SourceState("jira", at(18, PLUS8), "2026-11-20 17:59", at(1))
+    trello = SourceState("trello", None, None, None)
+    store.save_sync(snap(at(10)), [jira, trello], [])
+    states = store.source_states("acme")
+    assert states == {"jira": jira, "trello": trello}
+    assert states["jira"].last_ok is not None
+    assert states["jira"].last_ok.tzinfo == UTC
+    later = SourceState("jira", at(11), "c2", at(1))
+    store.save_sync(snap(at(11)), [later], [])
+    assert store.source_states("acme") == {"jira": later, "trello": trello}
+    assert store.source_states("other") == {}
+
+
+def test_naive_datetimes_are_refused(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="no timezone"):
+        store.latest_before("acme", datetime(2026, 11, 20))
+    with pytest.raises(ValueError, match="no timezone"):
+        store.save_sync(snap(datetime(2026, 11, 20)), [], [])
+
+
+def failing_ids() -> Iterator[str]:
+    """Emitted ids that blow up halfway, after the snapshot rows were written."""
+    yield "e9"
+    raise RuntimeError("crash mid-sync")
+
+
+@pytest.mark.parametrize(
+    ("states", "emitted", "error"),
+    [
+        ([SourceState(None, at(11), "c9", None)], lambda: ["e9"], sa.exc.IntegrityError),  # type: ignore[arg-type]
+        ([SourceState("jira", at(11), "c9", None)], failing_ids, RuntimeError),
+    ],
+    ids=["invalid-row", "exception"],
+)
+def test_failed_save_leaves_previous_state(
+    store: StateStore,
+    states: list[SourceState],
+    emitted: Callable[[], Iterable[str]],
+    error: type[Exception],
+) -> None:
+    jira = SourceState("jira", at(9), "c1", None)
+    store.save_sync(snap(at(10), title="old", a=3), [jira], ["e1"])
+    with pytest.raises(error):
+        store.save_sync(snap(at(10), title="new", a=8, b=1), states, emitted())
+    with pytest.raises(error):
+        store.save_sync(snap(at(11), title="new", a=8, b=1), states, emitted())
+    assert store.snapshot_at("acme", at(10)) == snap(at(10), title="old", a=3)
+    assert store.emitted_at("acme", at(10)) == {"e1"}
+    assert store.baselines("acme", at(12)) == {"a": 3}
+    assert store.source_states("acme") == {"jira": jira}
+    assert store.snapshot_at("acme", at(11)) is None
+    assert count(store, "snapshots") == 1
+
+
+def test_unserializable_snapshot_stores_nothing(store: StateStore) -> None:
+    bad = replace(snap(at(10)), progress=Progress(total=1, done=0, ratio=math.nan))
+    with pytest.raises(ValueError):
+        store.save_sync(bad, [SourceState("jira", at(10), None, None)], ["e1"])
+    assert count(store, "snapshots") == 0
+    assert store.source_states("acme") == {}
+
+
+def test_concurrent_saves_of_one_snapshot_union_their_events(store: StateStore) -> None:
+    errors: list[BaseException] = []
+
+    def save(i: int) -> None:
+        try:
+            store.save_sync(
+                snap(at(10), a=i), [SourceState("jira", at(10), str(i), None)], [f"e{i}"]
+            )
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.emitted_at("acme", at(10)) == {f"e{i}" for i in range(8)}
+    assert count(store, "snapshots") == 1
+    assert count(store, "snapshot_stages") == 1
+
+
+# the delivery ledger
+
+
+def test_record_delivery_inserts_then_returns_existing(store: StateStore) -> None:
+    first = store.record_delivery(entry(not_before=at(9, PLUS8)))
+    assert first.status == "deferred"
+    assert first.not_before == at(1)
+    assert first.not_before is not None and first.not_before.tzinfo == UTC
+    assert first.id.startswith("d-")
+    again = store.record_delivery(entry(status="sent", content={"title": "Other"}))
+    assert again == first
+    assert store.delivery(first.id) == first
+    assert store.delivery("d-000000") is None
+    assert count(store, "deliveries") == 1
+
+
+def test_record_delivery_finds_a_new_id_when_the_short_id_is_taken(store: StateStore) -> None:
+    first = store.record_delivery(entry(id="d-aaaaaa"))
+    second = store.record_delivery(entry(id="d-aaaaaa", channel="team"))
+    assert first.id == "d-aaaaaa"
+    assert second.id != "d-aaaaaa"
+    assert second.channel == "team"
+
+
+def test_record_delivery_refuses_unknown_status(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="not a ledger state"):
+        store.record_delivery(entry(status="lost"))
+
+
+def test_deliveries_filter_by_status_and_project(store: StateStore) -> None:
+    a = store.record_delivery(entry(period="2026-11-19", created_at=at(1)))
+    b = store.record_delivery(entry(period="2026-11-20", status="sent", created_at=at(2)))
+    c = store.record_delivery(entry(period="2026-11-21", created_at=at(3)))
+    assert store.deliveries() == [a, b, c]
+    assert store.deliveries("deferred") == [a, c]
+    assert store.deliveries(project="other") == []
+    with pytest.raises(ValueError):
+        store.deliveries("lost")
+
+
+def test_set_status_updates_fields_and_validates(store: StateStore) -> None:
+    d = store.record_delivery(entry(status="awaiting_approval", created_at=at(1)))
+    approved = store.set_status(d.id, "approved", decided_by="lin", decided_at=at(18, PLUS8))
+    assert (approved.status, approved.decided_by, approved.decided_at) == (
+        "approved",
+        "lin",
+        at(10),
+    )
+    assert approved.updated_at > d.updated_at
+    assert approved.created_at == d.created_at
+    sent = store.set_status(d.id, "sent", expect={"approved"}, receipt="ts-1", attempts=1)
+    assert store.delivery(d.id) == sent
+    assert (sent.receipt, sent.attempts, sent.content) == ("ts-1", 1, {"title": "Daily"})
+    with pytest.raises(LedgerConflict):
+        store.set_status(d.id, "sending", expect="approved")
+    with pytest.raises(ValueError, match="not a ledger state"):
+        store.set_status(d.id, "gone")
+    with pytest.raises(TypeError, match="key"):
+        store.set_status(d.id, "failed", key="x")
+    with pytest.raises(KeyError):
+        store.set_status("d-missing", "failed")
+    assert store.delivery(d.id) == sent
+
+
+def test_every_ledger_state_is_storable(store: StateStore) -> None:
+    d = store.record_delivery(entry())
+    for status in sorted(LEDGER_STATES):
+        assert store.set_status(d.id, status, last_error=status).status == status
+
+
+def test_concurrent_record_of_one_key_keeps_one(store: StateStore) -> None:
+    results: list[LedgerEntry] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(store.record_delivery(entry())))
+        for _ in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r.id for r in results}) == 1
+    assert len(results) == 6
+    assert count(store, "deliveries") == 1
+
+
+def test_delivery_key_cannot_collide() -> None:
+    assert delivery_key("a|b", "c", "d", "e") != delivery_key("a", "b|c", "d", "e")
+    assert delivery_key("acme", "alert", "late|x%y", "team") == "acme|alert|late%7Cx%25y|team"
