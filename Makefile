@@ -1,8 +1,13 @@
 # Everything a fresh machine needs lives here and in the lock files.
-PYTHON ?= python3.11
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# Some machines list local package folders that do not exist; pip warns once per package.
+PIP_NOISE := is ignored: it is neither a file nor a directory
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
@@ -12,8 +17,8 @@ install: $(STAMP)
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PIP) --require-hashes -r requirements-dev.lock 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	$(PIP) --no-deps -e . 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	touch $(STAMP)
 
 lint: install
