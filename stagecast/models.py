@@ -194,3 +194,23 @@ class Snapshot:
     stages: tuple[StageProgress, ...]
     progress: Progress
     risks: tuple[RiskFlag, ...]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered report, ready for a channel: chat markdown, plain text and HTML.
+
+    `sections` is the markdown cut at section boundaries, so a channel whose platform limits one
+    post can split it into numbered parts without breaking a section in two.
+    """
+
+    kind: str
+    project: str
+    period: str
+    audience: Literal["client", "internal"]
+    language: str
+    title: str
+    markdown: str
+    text: str
+    html: str | None = None
+    sections: tuple[str, ...] = ()
