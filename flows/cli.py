@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -21,9 +22,9 @@ from rich.logging import RichHandler
 from rich.progress import Progress
 from rich.table import Table
 
+from flows.runtime import local_runs
 from stagecast.calendar import parse_as_of
 from stagecast.config import Config, ConfigError, ProjectConfig, load_config
-from stagecast.output import ProjectRun, run_json
 
 app = typer.Typer(
     help="Keeps a delivery team's clients informed: sync boards, compute progress and risks.",
@@ -37,6 +38,7 @@ stdout = Console()
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The stagecast.yaml to use.", show_default=True)
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Evaluation moment, ISO 8601 (default: now)."),
@@ -51,6 +53,7 @@ def _setup_logging() -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.WARNING)  # Prefect's INFO lines belong in the UI, not here
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
 
 
@@ -91,14 +94,24 @@ def _projects(config: Config, key: str | None) -> list[ProjectConfig]:
 
 
 @contextmanager
-def _progress(total: int, what: str) -> Iterator[Callable[[str], None]]:
-    """A step reporter: a progress bar on a terminal, plain lines on stderr otherwise."""
-    if not stderr.is_terminal:
-        yield lambda line: print(line, file=sys.stderr)
+def _progress(total: int, what: str) -> Iterator[None]:
+    """Follow the flow's steps: a progress bar on a terminal, plain lines on stderr otherwise."""
+    from flows.progress import listen
+
+    if stderr.is_terminal:
+        with Progress(console=stderr, transient=True) as bar:
+            task = bar.add_task(what, total=total)
+            stop = listen(lambda line: bar.advance(task))
+            try:
+                yield
+            finally:
+                stop()
         return
-    with Progress(console=stderr, transient=True) as bar:
-        task = bar.add_task(what, total=total)
-        yield lambda line: bar.advance(task)
+    stop = listen(lambda line: print(line, file=sys.stderr))
+    try:
+        yield
+    finally:
+        stop()
 
 
 @app.command()
@@ -115,61 +128,125 @@ def sync(
     config: ConfigOption = Path("stagecast.yaml"),
     project: Annotated[str | None, typer.Option(help="Only this project (its key).")] = None,
     as_of: AsOfOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Pull every source, compute progress and risks, store the snapshot, report the changes."""
     _setup_logging()
     loaded = _load(config)
     moment = _as_of(as_of, loaded)
     chosen = _projects(loaded, project)
-    runs = _sync_all(loaded, chosen, moment)
+    from flows.sync import sync_flow
+
+    with local_runs(), _progress(len(chosen), "syncing"):
+        document = sync_flow(str(config), project, moment.isoformat())
+    _finish(document, as_json)
+
+
+REPORT_KINDS = ("daily_update", "stage_report", "risk_alert", "charter")
+BAD_DELIVERIES = {"failed", "held"}
+
+
+@app.command()
+def report(
+    kind: Annotated[str, typer.Argument(help="daily_update | stage_report | risk_alert | charter")],
+    project: Annotated[str, typer.Option(help="The project (its key).")],
+    config: ConfigOption = Path("stagecast.yaml"),
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    as_of: AsOfOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Store, emit and send nothing; print each rendering.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Send even if this period was already sent.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Sync, render one report and deliver it to the report's channels (or just --channel)."""
+    _setup_logging()
+    if kind not in REPORT_KINDS:
+        _fail([f"KIND: unknown report kind '{kind}' (expected one of: {', '.join(REPORT_KINDS)})"])
+    loaded = _load(config)
+    moment = _as_of(as_of, loaded)
+    chosen = _projects(loaded, project)[0]
+    if channel is not None and channel not in {c.name for c in chosen.channels}:
+        known = ", ".join(c.name for c in chosen.channels) or "none"
+        _fail([f"--channel: unknown channel '{channel}' in {chosen.key} (channels: {known})"])
+    if kind != "daily_update":
+        _fail([f"KIND: '{kind}' reports are not available in this version yet"])
+    from flows.daily_update import daily_update_flow
+
+    with local_runs():
+        document = daily_update_flow(
+            str(config), chosen.key, moment.isoformat(), channel, dry_run, force
+        )
+    if dry_run and not as_json:
+        _print_previews(document)
+    _finish(document, as_json)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        Path, typer.Option(help="Where to build the demo workspace (wiped first).")
+    ] = Path(".stagecast/demo"),
+) -> None:
+    """Run the whole pipeline on the bundled demo workspace at its pinned date, from fresh state."""
+    _setup_logging()
+    started = time.perf_counter()
+    from flows.demo import TODAY, YESTERDAY, run_demo
+
+    stderr.print(f"Building the demo workspace in {workdir} …", highlight=False)
+    with local_runs():
+        run = run_demo(workdir)
+    stdout.print(f"[bold]stagecast demo[/bold]: ACME 客户门户, synced {YESTERDAY} and {TODAY}")
+    _print_summary(run.today)
+    for project in run.today["projects"]:
+        for event in project["events"]:
+            about = event.get("stage") or f"{event.get('code')} {event.get('subject')}"
+            stdout.print(f"  event {event['type']}: {about}", markup=False)
+    stdout.print("Reports written:")
+    for path in run.reports:
+        stdout.print(f"  {path}", markup=False, highlight=False)
+    stdout.print(
+        f"Done in {time.perf_counter() - started:.1f} s. Config: {run.workdir}/stagecast.yaml"
+    )
+    _finish(run.today, as_json=None)
+
+
+def _finish(document: dict[str, Any], as_json: bool | None) -> None:
+    """Print the result (None: already shown) and exit 1 when a source or delivery failed."""
     if as_json:
-        sys.stdout.write(json.dumps(run_json(moment, runs, loaded.tz), ensure_ascii=False))
-        sys.stdout.write("\n")
-    else:
-        _print_summary(runs)
-    if not all(s.ok for r in runs for s in r.snapshot.sources):
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    elif as_json is not None:
+        _print_summary(document)
+    projects = document["projects"]
+    sources_ok = all(s["ok"] for p in projects for s in p["sources"])
+    delivered = all(d["status"] not in BAD_DELIVERIES for p in projects for d in p["deliveries"])
+    if not (sources_ok and delivered):
         raise typer.Exit(1)
 
 
-def _sync_all(
-    config: Config, projects: Sequence[ProjectConfig], as_of: datetime
-) -> list[ProjectRun]:
-    """Sync each project against the state store, one transaction per project."""
-    from connectors.store import StateStore
-    from flows.sync import sync_project
-
-    store = StateStore(config.state)
-    runs: list[ProjectRun] = []
-    try:
-        with _progress(len(projects), "syncing") as advance:
-            for project in projects:
-                result = sync_project(project, store, as_of)
-                runs.append(ProjectRun(result.snapshot, result.events))
-                snap = result.snapshot
-                advance(
-                    f"synced {project.key}: {snap.progress.total} tasks, "
-                    f"{len(snap.risks)} risks, {len(result.events)} new events"
-                )
-    finally:
-        store.close()
-    return runs
+def _print_previews(document: dict[str, Any]) -> None:
+    """Each channel's rendering, for --dry-run without --json."""
+    for project in document["projects"]:
+        for d in project["deliveries"]:
+            stdout.rule(f"{project['key']} → {d['channel']}")
+            stdout.print(d.get("preview", ""), markup=False, highlight=False)
 
 
-def _print_summary(runs: Sequence[ProjectRun]) -> None:
-    """A table per project: each stage's figures and the risks."""
-    for run in runs:
-        snap = run.snapshot
-        table = Table(title=f"{snap.project} @ {snap.as_of.isoformat()}")
+def _print_summary(document: dict[str, Any]) -> None:
+    """A table per project: each stage's figures, then the risks and deliveries."""
+    for project in document["projects"]:
+        table = Table(title=f"{project['key']} @ {document['as_of']}")
         for column in ("stage", "done/total", "due", "forecast", "status"):
             table.add_column(column)
-        for s in snap.stages:
-            due = s.due.isoformat() if s.due else "—"
-            forecast = s.forecast.isoformat() if s.forecast else "—"
-            table.add_row(s.name, f"{s.done}/{s.total}", due, forecast, s.status)
+        for s in project["stages"]:
+            done = f"{s['done']}/{s['total']}"
+            table.add_row(s["name"], done, s["due"] or "—", s["forecast"] or "—", s["status"])
         stdout.print(table)
-        for r in snap.risks:
-            stdout.print(f"  [{r.severity}] {r.code} {r.subject}: {r.detail}", markup=False)
+        for r in project["risks"]:
+            line = f"  [{r['severity']}] {r['code']} {r['subject']}: {r['detail']}"
+            stdout.print(line, markup=False)
+        for d in project["deliveries"]:
+            stdout.print(f"  {d['report']} → {d['channel']}: {d['status']}", markup=False)
 
 
 def main() -> None:

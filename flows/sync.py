@@ -1,6 +1,7 @@
-"""The sync: pull every source of a project, compute its snapshot, store it, report the events.
+"""The `sync` flow: pull every source of each project, compute, store, emit the events.
 
-Plain functions for now; the Prefect `sync` flow wraps exactly these steps.
+Work is batched per project (one Prefect task each, run concurrently), never per Jira issue or
+Trello card: a task per item costs milliseconds each and floods the UI.
 """
 
 from __future__ import annotations
@@ -9,13 +10,28 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from prefect import flow, task
+from prefect.artifacts import (
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NONE
+from prefect.events import emit_event
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.sources.base import SourceError, build_source
 from connectors.store import SourceState, StateStore
+from flows.progress import step_done
+from stagecast.calendar import parse_as_of
 from stagecast.changes import compare, events_for
-from stagecast.config import ProjectConfig, SourceConfig
+from stagecast.config import ProjectConfig, SourceConfig, load_config
 from stagecast.evaluate import SourceOutcome, evaluate
 from stagecast.models import Changes, Event, Snapshot
+from stagecast.output import ProjectRun, risk_json, run_json
 
 log = logging.getLogger("stagecast.sync")
 
@@ -25,6 +41,7 @@ class SyncResult:
     """A project's snapshot, what changed, and the events this run emits (new ones only)."""
 
     snapshot: Snapshot
+    previous: Snapshot | None
     changes: Changes
     events: tuple[Event, ...]
 
@@ -45,8 +62,13 @@ def pull_source(cfg: SourceConfig, known: SourceState | None, as_of: datetime) -
     return SourceOutcome(name, cfg.type, pull, None, as_of)
 
 
-def sync_project(project: ProjectConfig, store: StateStore, as_of: datetime) -> SyncResult:
-    """Pull, compute, compare with the previous snapshot, store in one transaction."""
+def sync_project(
+    project: ProjectConfig, store: StateStore, as_of: datetime, *, save: bool = True
+) -> SyncResult:
+    """Pull, compute, compare with the previous snapshot, store in one transaction.
+
+    With `save=False` (a dry run) nothing is written and every event counts as new.
+    """
     known = store.source_states(project.key)
     outcomes = [pull_source(cfg, known.get(cfg.name or cfg.type), as_of) for cfg in project.sources]
     previous = store.latest_before(project.key, as_of)
@@ -54,8 +76,9 @@ def sync_project(project: ProjectConfig, store: StateStore, as_of: datetime) -> 
     changes = compare(previous, snapshot)
     already = store.emitted_at(project.key, as_of)
     events = tuple(e for e in events_for(snapshot, changes) if e.id not in already)
-    store.save_sync(snapshot, _source_states(outcomes, known), [e.id for e in events])
-    return SyncResult(snapshot, changes, events)
+    if save:
+        store.save_sync(snapshot, _source_states(outcomes, known), [e.id for e in events])
+    return SyncResult(snapshot, previous, changes, events)
 
 
 def _source_states(
@@ -71,3 +94,79 @@ def _source_states(
         last_ok = max(filter(None, [o.last_ok, old.last_ok if old else None]))
         states.append(SourceState(o.name, last_ok, old.cursor if old else None, last_ok))
     return states
+
+
+def publish_events(events: Sequence[Event]) -> None:
+    """Send the events to Prefect with their stable ids (automations start reports from them)."""
+    for event in events:
+        emit_event(
+            event=event.type,
+            resource={"prefect.resource.id": event.resource},
+            payload=dict(event.payload),
+            id=UUID(event.id),
+        )
+
+
+def publish_risks(snapshot: Snapshot) -> None:
+    """The project's risks as a table artifact in the UI."""
+    rows = [risk_json(r) for r in snapshot.risks]
+    create_table_artifact(
+        key=f"risks-{snapshot.project}",
+        table=rows
+        or [{"code": "", "severity": "", "subject": "no risks", "stage": "", "detail": ""}],
+        description=f"Risks of {snapshot.project} at {snapshot.as_of.isoformat()}",
+    )
+
+
+@task(name="sync-project", task_run_name="sync {project.key}", cache_policy=NONE)
+def sync_project_task(project: ProjectConfig, store: StateStore, as_of: datetime) -> SyncResult:
+    """Pull one project's sources, compute its snapshot, store it and emit its new events."""
+    result = sync_project(project, store, as_of)
+    publish_events(result.events)
+    publish_risks(result.snapshot)
+    snap = result.snapshot
+    step_done(
+        f"synced {project.key}: {snap.progress.total} tasks, {len(snap.risks)} risks, "
+        f"{len(result.events)} new events"
+    )
+    return result
+
+
+def _run_name() -> str:
+    """`sync-acme-portal-2026-11-20T18:00:00+08:00`: project and moment at a glance in the UI."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    return f"sync-{params.get('project') or 'all'}-{params.get('as_of') or 'now'}"
+
+
+def sync_projects(
+    projects: Sequence[ProjectConfig], store: StateStore, as_of: datetime
+) -> list[SyncResult]:
+    """Sync projects concurrently, one task each; results in the config's order."""
+    futures = [sync_project_task.submit(p, store, as_of) for p in projects]
+    progress = (
+        create_progress_artifact(0.0, description="projects synced") if len(projects) > 3 else None
+    )
+    results = []
+    for done, future in enumerate(futures, start=1):
+        results.append(future.result())
+        if progress is not None:
+            update_progress_artifact(progress, 100.0 * done / len(projects))
+    return results
+
+
+@flow(
+    name="sync",
+    flow_run_name=_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=4),
+)
+def sync_flow(config: str, project: str | None = None, as_of: str | None = None) -> dict[str, Any]:
+    """Pull every source, compute progress and risks, store the snapshot, emit the events."""
+    loaded = load_config(config)
+    moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
+    chosen = [loaded.project(project)] if project else list(loaded.projects)
+    with StateStore(loaded.state) as store:
+        results = sync_projects(chosen, store, moment)
+    runs = [ProjectRun(r.snapshot, r.events) for r in results]
+    return run_json(moment, runs, loaded.tz)

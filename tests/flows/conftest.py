@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.runtime import apply_prefect_defaults
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "samples"
 
@@ -27,6 +28,16 @@ class Outcome:
 
     def project(self, key: str) -> dict[str, Any]:
         return next(p for p in self.json["projects"] if p["key"] == key)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def prefect_server():
+    """One temporary Prefect API server (and database) for the whole test run."""
+    apply_prefect_defaults()
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
 
 
 @pytest.fixture

@@ -101,7 +101,10 @@ def test_bad_arguments_exit_2(args, message, tmp_path, run_cli):
 def test_real_process_keeps_stdout_for_json_and_logs_on_stderr(tmp_path):
     cfg = workspace(tmp_path, GOOD)
     (tmp_path / "board.json").write_text("{}", encoding="utf-8")
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    from prefect.settings import PREFECT_API_URL
+
+    # The child process talks to this session's test server instead of starting its own.
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     proc = subprocess.run(
         [sys.executable, "-m", "flows", "sync", "-c", str(cfg), "--as-of", "2026-11-20", "--json"],
         capture_output=True,

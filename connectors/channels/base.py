@@ -1,0 +1,74 @@
+"""The channel contract: take a rendered `Message`, deliver it, return a receipt or raise.
+
+Obligations of every channel:
+- `send(message)` delivers the whole message (in numbered parts if the platform needs them) or
+  raises `DeliveryError`; `retryable=True` only when trying again later can succeed.
+- Nothing a channel raises or returns contains a secret (webhook URLs and keys included).
+- A channel never decides *whether* to send (quiet hours, approval, duplicates): the ledger does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from stagecast.config import ChannelConfig
+from stagecast.models import Message
+
+
+class DeliveryError(Exception):
+    """A delivery that did not happen; `retryable` says whether a later try may succeed."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a channel reports back: where the message went, in how many parts."""
+
+    channel: str
+    target: str
+    parts: int = 1
+
+
+class Channel(Protocol):
+    """A delivery target chosen by the config's `type`."""
+
+    name: str
+
+    def send(self, message: Message) -> Receipt: ...
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What channels may need beyond their own config: where the outbox is, whose project."""
+
+    project: str
+    outbox: Path
+
+
+ChannelFactory = Callable[[ChannelConfig, ChannelContext], Channel]
+
+
+def _file(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
+    from connectors.channels.file import FileChannel
+
+    return FileChannel(cfg.name, ctx.outbox / ctx.project / cfg.name)
+
+
+CHANNEL_TYPES: dict[str, ChannelFactory] = {"file": _file}
+
+
+def build_channel(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
+    """The channel for a config entry; a type without a sender yet fails that delivery only."""
+    factory = CHANNEL_TYPES.get(cfg.type)
+    if factory is None:
+        raise DeliveryError(
+            f"channel '{cfg.name}': sending to {cfg.type} is not available in this version",
+            retryable=False,
+        )
+    return factory(cfg, ctx)

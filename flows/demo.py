@@ -1,0 +1,54 @@
+"""`stagecast demo`: the whole job on the bundled workspace, from fresh state, at pinned dates.
+
+The workspace (examples/demo) holds a board export for "today" and one for "yesterday". The demo
+syncs yesterday, then runs today's daily update, so the report has real changes to tell: a
+stage that completed overnight, work added, work newly blocked.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEMO_SOURCE = Path(__file__).resolve().parents[1] / "examples" / "demo"
+PROJECT = "acme-portal"
+YESTERDAY = "2026-11-19T17:30:00+08:00"
+TODAY = "2026-11-20T17:30:00+08:00"
+BOARD = Path("exports") / "acme-board.json"
+HISTORY = Path("history") / "acme-board-2026-11-19.json"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What the demo did: yesterday's sync, today's daily update, and the files it wrote."""
+
+    workdir: Path
+    yesterday: dict[str, Any]
+    today: dict[str, Any]
+    reports: list[Path]
+
+
+def fresh_workspace(workdir: Path) -> Path:
+    """Copy the bundled workspace into `workdir`, wiping any earlier run; return its config."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    shutil.copytree(DEMO_SOURCE, workdir, ignore=shutil.ignore_patterns(".stagecast"))
+    return workdir / "stagecast.yaml"
+
+
+def run_demo(workdir: Path) -> DemoRun:
+    """Sync yesterday's board, then sync today's and deliver the daily update to the outbox."""
+    from flows.daily_update import daily_update_flow
+    from flows.sync import sync_flow
+    from stagecast.config import load_config
+
+    config = fresh_workspace(workdir)
+    shutil.copyfile(workdir / HISTORY, workdir / BOARD)
+    yesterday = sync_flow(str(config), PROJECT, YESTERDAY)
+    shutil.copyfile(DEMO_SOURCE / BOARD, workdir / BOARD)
+    today = daily_update_flow(str(config), PROJECT, TODAY)
+    outbox = load_config(config).outbox
+    reports = sorted(p for p in outbox.rglob("*") if p.is_file()) if outbox.exists() else []
+    return DemoRun(workdir, yesterday, today, reports)

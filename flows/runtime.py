@@ -1,0 +1,59 @@
+"""How stagecast runs Prefect on one machine: quietly, offline and without needless waits.
+
+Without `PREFECT_API_URL`, Prefect starts a temporary local API server for the process. These
+defaults make that clean: no telemetry calls to a network we may not have, a start-up timeout
+long enough for a first run's database migrations on a small machine, and no flow heartbeat
+thread (its shutdown join costs up to a second per flow run; heartbeats only matter to a server
+watching for crashed runs, which `serve`/`deploy` keep).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # INFO lines ("Beginning flow run…") go to the UI; the terminal shows warnings and errors.
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+    # Our own loggers reach the flow run's logs in the UI too.
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "stagecast,connectors,flows",
+}
+
+
+def apply_prefect_defaults() -> None:
+    """Set our defaults before Prefect reads its settings; the user's environment wins."""
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+class _QuietDrain(logging.Filter):
+    """Drop "Still processing items" notes: draining the queue at the end is the plan."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Still processing items")
+
+
+@contextmanager
+def local_runs() -> Iterator[None]:
+    """Run flows in this process without the per-run heartbeat thread.
+
+    On the way out, events and logs still queued are sent while the API server is up, so the
+    UI has them all and nothing is left for Prefect's exit handlers to complain about.
+    """
+    apply_prefect_defaults()
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    for worker in (EventsWorker, APILogWorker):
+        logging.getLogger(worker.__name__).addFilter(_QuietDrain())
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        try:
+            yield
+        finally:
+            EventsWorker.drain_all(timeout=30, at_exit=False)
+            APILogWorker.drain_all(timeout=30, at_exit=False)
