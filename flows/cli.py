@@ -196,19 +196,27 @@ def demo(
     stderr.print(f"Building the demo workspace in {workdir} …", highlight=False)
     with local_runs():
         run = run_demo(workdir)
-    stdout.print(f"[bold]stagecast demo[/bold]: ACME 客户门户, synced {YESTERDAY} and {TODAY}")
+    stdout.print(f"stagecast demo: synced the board as of {YESTERDAY}, then as of {TODAY}")
     _print_summary(run.today)
     for project in run.today["projects"]:
         for event in project["events"]:
             about = event.get("stage") or f"{event.get('code')} {event.get('subject')}"
             stdout.print(f"  event {event['type']}: {about}", markup=False)
-    stdout.print("Reports written:")
+    stdout.print("Reports in the outbox:")
     for path in run.reports:
-        stdout.print(f"  {path}", markup=False, highlight=False)
-    stdout.print(
-        f"Done in {time.perf_counter() - started:.1f} s. Config: {run.workdir}/stagecast.yaml"
-    )
+        stdout.print(f"  {_shown(path)}", markup=False, highlight=False, soft_wrap=True)
+    elapsed = time.perf_counter() - started
+    config = _shown(run.workdir / "stagecast.yaml")
+    stdout.print(f"Done in {elapsed:.1f} s. The demo's config: {config}", soft_wrap=True)
     _finish(run.today, as_json=None)
+
+
+def _shown(path: Path) -> str:
+    """A path relative to where the user stands, when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _finish(document: dict[str, Any], as_json: bool | None) -> None:
@@ -244,7 +252,7 @@ def _print_summary(document: dict[str, Any]) -> None:
         stdout.print(table)
         for r in project["risks"]:
             line = f"  [{r['severity']}] {r['code']} {r['subject']}: {r['detail']}"
-            stdout.print(line, markup=False)
+            stdout.print(line, markup=False, soft_wrap=True)
         for d in project["deliveries"]:
             stdout.print(f"  {d['report']} → {d['channel']}: {d['status']}", markup=False)
 

@@ -21,6 +21,8 @@ PREFECT_DEFAULTS = {
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
     # Our own loggers reach the flow run's logs in the UI too.
     "PREFECT_LOGGING_EXTRA_LOGGERS": "stagecast,connectors,flows",
+    # ...and outside a flow run (validate, a connector used directly) they just log locally.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 
 

@@ -1,60 +1,8 @@
-"""Run the real CLI in-process against a config written into a temporary folder."""
-
-from __future__ import annotations
-
-import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+"""Every test here runs flows: they share the session's Prefect test server."""
 
 import pytest
-from typer.testing import CliRunner
-
-from flows.cli import app
-from flows.runtime import apply_prefect_defaults
-
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "samples"
 
 
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.stdout)
-
-    def project(self, key: str) -> dict[str, Any]:
-        return next(p for p in self.json["projects"] if p["key"] == key)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def prefect_server():
-    """One temporary Prefect API server (and database) for the whole test run."""
-    apply_prefect_defaults()
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture
-def run_cli():
-    """Invoke `stagecast ARGS…` and return exit code, stdout and stderr."""
-    runner = CliRunner()
-
-    def run(*args: str) -> Outcome:
-        result = runner.invoke(app, list(args), catch_exceptions=False)
-        return Outcome(result.exit_code, result.stdout, result.stderr)
-
-    return run
-
-
-@pytest.fixture
-def samples() -> Path:
-    """The real Trello exports in ../shared/samples, or a skip that says they are absent."""
-    if not SAMPLES.is_dir():
-        pytest.skip(f"real Trello exports not found: {SAMPLES.resolve()} is absent")
-    return SAMPLES.resolve()
+@pytest.fixture(autouse=True)
+def _on_the_test_server(prefect_server):
+    """Flows in these tests talk to the one temporary Prefect server of the session."""

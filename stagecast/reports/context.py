@@ -1,0 +1,520 @@
+"""What a report says, as plain data: the templates only lay it out (SPEC §7).
+
+Everything a reader may or may not see is decided here, once for every format and language:
+which flags and tasks a client sees, whose names appear, what changed since the last report.
+Text from sources is made single-line here; escaping it for a format is the renderer's job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from natsort import natsort_keygen
+
+from stagecast.calendar import WorkCalendar
+from stagecast.changes import compare
+from stagecast.config import ProjectConfig
+from stagecast.models import (
+    Document,
+    MinuteItem,
+    RiskFlag,
+    Severity,
+    Snapshot,
+    StageProgress,
+    StageStatus,
+    Task,
+    TaskState,
+)
+from stagecast.reports.escape import one_line, safe_url
+from stagecast.risks import sort_risks
+
+__all__ = [
+    "BAR_CELLS",
+    "LIST_LIMIT",
+    "Audience",
+    "Bar",
+    "ChangeLists",
+    "DailyUpdate",
+    "DecisionLine",
+    "DocumentLine",
+    "Figures",
+    "Listing",
+    "RiskLine",
+    "Risks",
+    "StageRow",
+    "TaskLine",
+    "daily_update_context",
+    "is_internal",
+]
+
+Audience = Literal["client", "internal"]
+
+BAR_CELLS = 10
+# A list longer than this shows its first items and "and N more": a report is read in a chat
+# window, and the full list is one click away in Jira or Trello.
+LIST_LIMIT = 15
+
+# Flags about how the team works, not about the client's project: internal reports only.
+INTERNAL_CODES = frozenset({"stale", "unassigned", "source_unavailable"})
+# Flags whose subject is a task key.
+TASK_CODES = frozenset({"overdue", "blocked", "stale", "unassigned"})
+INTERNAL_LABELS = frozenset({"internal", "内部"})
+
+_natural = natsort_keygen()
+
+T = TypeVar("T")
+Day = date  # `DailyUpdate.date` is a field; its annotations need the type by another name
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A progress bar: `filled` of `cells` cells for text, `percent` (0–100) for HTML widths.
+
+    Integer arithmetic rounded down, so a bar is only full when everything is done.
+    """
+
+    filled: int
+    cells: int = BAR_CELLS
+    percent: int = 0
+
+    @property
+    def empty(self) -> int:
+        return self.cells - self.filled
+
+    @classmethod
+    def of(cls, done: int, total: int, cells: int = BAR_CELLS) -> Bar:
+        if total <= 0:
+            return cls(0, cells, 0)
+        return cls(done * cells // total, cells, done * 100 // total)
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """The first items of a list and how many more there are."""
+
+    items: tuple[T, ...]
+    more: int = 0
+
+    @classmethod
+    def of(cls, items: Iterable[T], limit: int = LIST_LIMIT) -> Listing[T]:
+        everything = tuple(items)
+        return cls(everything[:limit], max(0, len(everything) - limit))
+
+    @property
+    def count(self) -> int:
+        return len(self.items) + self.more
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The project's own counts: every task, staged or not, internal ones included."""
+
+    total: int
+    done: int
+    ratio: float | None
+    bar: Bar
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One stage's line: how far, when due, when forecast, in what state."""
+
+    name: str
+    key: str
+    due: date | None
+    done: int
+    total: int
+    ratio: float | None
+    status: StageStatus
+    forecast: date | None
+    completed_on: date | None
+    bar: Bar
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """A task as a report shows it; `assignee` is None when the audience may not see names."""
+
+    key: str
+    title: str
+    url: str | None
+    assignee: str | None
+    stage: str | None
+    due: date | None
+    status: str
+    state: TaskState
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class RiskLine:
+    """A risk flag with the facts a template needs to explain it in the report's language.
+
+    `subject` is what the flag is about as a reader knows it (a task key, a stage name);
+    `detail` is the flag's own English sentence, for a template that wants it as-is. The facts
+    (`due`, `days`, …) are filled for the codes they explain, else None.
+    """
+
+    code: str
+    severity: Severity
+    subject: str
+    stage: str | None
+    detail: str
+    task: TaskLine | None = None
+    due: date | None = None
+    days: int | None = None
+    remaining: int | None = None
+    total: int | None = None
+    forecast: date | None = None
+    baseline: int | None = None
+    growth_pct: int | None = None
+    document: str | None = None
+    status: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Risks:
+    """Flags raised since the last report, still open, and gone since.
+
+    For a project's first report there is nothing to compare with: every open flag is `ongoing`.
+    """
+
+    new: tuple[RiskLine, ...]
+    ongoing: tuple[RiskLine, ...]
+    resolved: tuple[RiskLine, ...]
+
+    @property
+    def open(self) -> tuple[RiskLine, ...]:
+        return self.new + self.ongoing
+
+    def __bool__(self) -> bool:
+        return bool(self.new or self.ongoing or self.resolved)
+
+
+@dataclass(frozen=True)
+class ChangeLists:
+    """Tasks that moved since the last report."""
+
+    done: Listing[TaskLine]
+    added: Listing[TaskLine]
+    blocked: Listing[TaskLine]
+
+    def __bool__(self) -> bool:
+        return bool(self.done or self.added or self.blocked)
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """A Drive file changed since the last report; `modified` is in the project's timezone."""
+
+    name: str
+    url: str | None
+    modified: datetime | None
+
+
+@dataclass(frozen=True)
+class DecisionLine:
+    """A decision recorded in meeting minutes, with the minutes it came from."""
+
+    text: str
+    document: str
+    url: str | None
+    date: date | None
+
+
+@dataclass(frozen=True)
+class DailyUpdate:
+    """Everything a daily update shows (SPEC §7), for one audience."""
+
+    project_key: str
+    project_name: str
+    audience: Audience
+    language: str
+    as_of: datetime
+    date: date
+    period: str
+    first_update: bool
+    since_as_of: datetime | None
+    since_date: Day | None
+    progress: Figures
+    stages: tuple[StageRow, ...]
+    changes: ChangeLists
+    risks: Risks
+    due_soon: Listing[TaskLine]
+    due_soon_days: int
+    due_soon_until: Day
+    documents: Listing[DocumentLine]
+    decisions: tuple[DecisionLine, ...]
+    show_assignees: bool
+    show_task_links: bool
+
+
+def is_internal(task: Task) -> bool:
+    """Labelled `internal` or `内部` (any case): the client never sees it in a list."""
+    return any(label.strip().casefold() in INTERNAL_LABELS for label in task.labels)
+
+
+def daily_update_context(
+    project: ProjectConfig,
+    snapshot: Snapshot,
+    since: Snapshot | None,
+    *,
+    audience: Audience,
+    language: str,
+    calendar: WorkCalendar,
+) -> DailyUpdate:
+    """The daily update of `snapshot`, against `since`: the snapshot the last one was made from."""
+    client = audience == "client"
+    today = calendar.local_date(snapshot.as_of)
+    by_key = _tasks_by_key(snapshot.tasks)
+    before = _tasks_by_key(since.tasks) if since is not None else {}
+    lines = _TaskLines(calendar, show_names=not client)
+
+    def visible(task: Task) -> bool:
+        return not (client and is_internal(task))
+
+    def listed(keys: Iterable[str]) -> Listing[TaskLine]:
+        tasks = (by_key[k] for k in keys if k in by_key)
+        return Listing.of(lines.of(t) for t in sorted(tasks, key=_by_key) if visible(t))
+
+    changes = compare(since, snapshot)
+    until = calendar.add_working_days(today, project.risk.due_soon_days)
+    due_soon = sorted(
+        (
+            t
+            for t in snapshot.tasks
+            if t.state != "done"
+            and t.due is not None
+            and today <= calendar.local_date(t.due) <= until
+            and visible(t)
+        ),
+        key=lambda t: (calendar.local_date(t.due) if t.due else today, _natural(t.key)),
+    )
+    risk_lines = _RiskLines(
+        lines, today, calendar, {s.name: s for s in snapshot.stages}, by_key, before
+    )
+
+    def shown(flag: RiskFlag) -> bool:
+        if not client:
+            return True
+        if flag.code in INTERNAL_CODES:
+            return False
+        task = by_key.get(flag.subject) or before.get(flag.subject)
+        return not (flag.code in TASK_CODES and task is not None and is_internal(task))
+
+    if since is None:
+        new: list[RiskFlag] = []
+        ongoing = list(snapshot.risks)
+    else:
+        raised = {f.ident for f in changes.risks_raised}
+        new = [f for f in snapshot.risks if f.ident in raised]
+        ongoing = [f for f in snapshot.risks if f.ident not in raised]
+    risks = Risks(
+        new=tuple(risk_lines.of(f) for f in sort_risks(new) if shown(f)),
+        ongoing=tuple(risk_lines.of(f) for f in sort_risks(ongoing) if shown(f)),
+        resolved=tuple(risk_lines.of(f) for f in sort_risks(changes.risks_resolved) if shown(f)),
+    )
+    progress = snapshot.progress
+    return DailyUpdate(
+        project_key=project.key,
+        project_name=one_line(project.name),
+        audience=audience,
+        language=language,
+        as_of=snapshot.as_of.astimezone(calendar.tz),
+        date=today,
+        period=today.isoformat(),
+        first_update=since is None,
+        since_as_of=since.as_of.astimezone(calendar.tz) if since is not None else None,
+        since_date=calendar.local_date(since.as_of) if since is not None else None,
+        progress=Figures(
+            progress.total, progress.done, progress.ratio, Bar.of(progress.done, progress.total)
+        ),
+        stages=tuple(_stage_row(s) for s in snapshot.stages),
+        changes=ChangeLists(
+            done=listed(changes.newly_done),
+            added=listed(changes.added),
+            blocked=listed(changes.newly_blocked),
+        ),
+        risks=risks,
+        due_soon=Listing.of(lines.of(t) for t in due_soon),
+        due_soon_days=project.risk.due_soon_days,
+        due_soon_until=until,
+        documents=Listing.of(_documents(snapshot.documents, since, calendar)),
+        decisions=tuple(_decisions(snapshot.minutes, since, calendar)),
+        show_assignees=not client,
+        show_task_links=not client,
+    )
+
+
+def _by_key(task: Task) -> Any:
+    """Natural order of keys: PORTAL-9 before PORTAL-12."""
+    return _natural(task.key)
+
+
+def _tasks_by_key(tasks: Iterable[Task]) -> dict[str, Task]:
+    """Risk subjects and change lists name tasks by key; the first task with a key wins."""
+    found: dict[str, Task] = {}
+    for task in tasks:
+        found.setdefault(task.key, task)
+    return found
+
+
+def _stage_row(stage: StageProgress) -> StageRow:
+    return StageRow(
+        name=one_line(stage.name),
+        key=stage.key,
+        due=stage.due,
+        done=stage.done,
+        total=stage.total,
+        ratio=stage.ratio,
+        status=stage.status,
+        forecast=stage.forecast,
+        completed_on=stage.completed_on,
+        bar=Bar.of(stage.done, stage.total),
+    )
+
+
+@dataclass(frozen=True)
+class _TaskLines:
+    calendar: WorkCalendar
+    show_names: bool
+
+    def of(self, task: Task) -> TaskLine:
+        assignee = one_line(task.assignee) if task.assignee and self.show_names else None
+        return TaskLine(
+            key=one_line(task.key),
+            title=one_line(task.title),
+            url=safe_url(task.url),
+            assignee=assignee or None,
+            stage=one_line(task.stage) if task.stage else None,
+            due=self.calendar.local_date(task.due) if task.due is not None else None,
+            status=one_line(task.status),
+            state=task.state,
+            blocked=task.blocked,
+        )
+
+
+# The flag's own detail for scope creep is the only place its baseline is recorded.
+_SCOPE = re.compile(r"(\d+) tasks against a baseline of (\d+) \(\+(\d+)%\)")
+
+
+@dataclass(frozen=True)
+class _RiskLines:
+    lines: _TaskLines
+    today: date
+    calendar: WorkCalendar
+    stages: Mapping[str, StageProgress]
+    tasks: Mapping[str, Task]
+    before: Mapping[str, Task]
+
+    def of(self, flag: RiskFlag) -> RiskLine:
+        line = RiskLine(
+            code=flag.code,
+            severity=flag.severity,
+            subject=one_line(flag.subject),
+            stage=one_line(flag.stage) if flag.stage else None,
+            detail=one_line(flag.detail),
+        )
+        if flag.code in TASK_CODES:
+            return self._task_risk(line, flag)
+        if flag.code in ("stage_late", "stage_at_risk"):
+            stage = self.stages.get(flag.subject)
+            if stage is None:
+                return line
+            return replace(
+                line,
+                due=stage.due,
+                remaining=stage.total - stage.done,
+                total=stage.total,
+                forecast=stage.forecast,
+            )
+        if flag.code == "scope_creep":
+            match = _SCOPE.search(flag.detail)
+            if match is None:
+                return line
+            total, baseline, pct = (int(g) for g in match.groups())
+            return replace(line, total=total, baseline=baseline, growth_pct=pct)
+        if flag.code == "missing_deliverable" and flag.stage:
+            prefix = f"{flag.stage}/"
+            document = flag.subject.removeprefix(prefix)
+            return replace(line, subject=line.stage or line.subject, document=one_line(document))
+        if flag.code == "source_unavailable":
+            error = flag.detail.removeprefix(f"{flag.subject} failed: ")
+            return replace(line, error=one_line(error))
+        return line
+
+    def _task_risk(self, line: RiskLine, flag: RiskFlag) -> RiskLine:
+        task = self.tasks.get(flag.subject) or self.before.get(flag.subject)
+        if task is None:
+            return line
+        due = self.calendar.local_date(task.due) if task.due is not None else None
+        days: int | None = None
+        if flag.code == "overdue" and due is not None:
+            days = (self.today - due).days
+        elif flag.code == "stale" and task.updated is not None:
+            days = (self.today - self.calendar.local_date(task.updated)).days
+        return replace(line, task=self.lines.of(task), due=due, days=days, status=task.status)
+
+
+def _documents(
+    documents: Sequence[Document], since: Snapshot | None, calendar: WorkCalendar
+) -> list[DocumentLine]:
+    """Files modified after the last report (every file for the first), newest first."""
+    changed = [
+        d
+        for d in documents
+        if since is None or (d.modified is not None and d.modified > since.as_of)
+    ]
+    changed.sort(key=lambda d: (d.modified is None, _sort_stamp(d.modified), _natural(d.name)))
+    return [
+        DocumentLine(
+            name=one_line(d.name),
+            url=safe_url(d.url),
+            modified=d.modified.astimezone(calendar.tz) if d.modified is not None else None,
+        )
+        for d in changed
+    ]
+
+
+def _sort_stamp(moment: datetime | None) -> float:
+    """Newest first."""
+    return -moment.timestamp() if moment is not None else 0.0
+
+
+def _decisions(
+    minutes: Sequence[MinuteItem], since: Snapshot | None, calendar: WorkCalendar
+) -> list[DecisionLine]:
+    """Decisions not reported before: dated on or after the last report's day, and not already
+    in its minutes (minutes of a meeting are often filed after that day's report went out)."""
+    decisions = [m for m in minutes if m.kind == "decision"]
+    if since is not None:
+        since_day = calendar.local_date(since.as_of)
+        known = {_minute_id(m) for m in since.minutes}
+        decisions = [
+            m
+            for m in decisions
+            if _minute_id(m) not in known and (m.date is None or m.date >= since_day)
+        ]
+    decisions.sort(key=lambda m: (m.date is None, m.date or date.min))
+    return [
+        DecisionLine(
+            text=one_line(m.text), document=one_line(m.document), url=safe_url(m.url), date=m.date
+        )
+        for m in decisions
+    ]
+
+
+def _minute_id(item: MinuteItem) -> tuple[str, str, str, date | None]:
+    return (item.kind, item.text, item.document, item.date)

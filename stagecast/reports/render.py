@@ -1,0 +1,352 @@
+"""Rendering a report context into a `Message`: chat markdown, plain text and HTML (SPEC §7).
+
+Templates live in `templates/` at the repository root, one file per report kind and format:
+`<kind>.md.j2` (chat), `<kind>.txt.j2` and `<kind>.html.j2` (email), `<kind>.title.j2` (the
+subject line), with shared macros. Folders in `template_dirs` come first, file by file, so a team
+can replace one template and keep the rest.
+
+Strings are written in English in the templates and translated through the message catalogue
+`templates/locale/<locale>/LC_MESSAGES/messages.po`, compiled in memory when first used (no
+binary `.mo` is kept in the repository). A `locale/` folder in a template folder adds to it.
+
+Text from sources is escaped for each format, whatever the template does with it:
+- HTML: Jinja's autoescape.
+- Markdown: every `{{ … }}` value and every `{% trans %}` variable passes through `md_escape`
+  unless it is already markup (a macro's output, or a value filtered with `|md`). Joining text
+  with `~` or the `join` filter bypasses that, so use `|md` on source text in such expressions.
+- Plain text: control characters are dropped and mentions broken (`@` is followed by a
+  zero-width space), in case a channel puts the text into a chat notification.
+
+Pure apart from reading template and catalogue files.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from babel import Locale
+from babel.dates import format_date, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+from babel.support import NullTranslations, Translations
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    pass_context,
+)
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from stagecast.models import Message
+from stagecast.reports.escape import break_mentions, md_escape, md_url, one_line, plain
+
+__all__ = [
+    "SECTION_MARKER",
+    "TEMPLATES",
+    "ReportContext",
+    "join_sections",
+    "load_translations",
+    "render_report",
+    "split_sections",
+]
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+CATALOGUE = Path("LC_MESSAGES") / "messages.po"
+
+# Templates put this line before each section of the markdown; it cannot come from source text,
+# which has its `<` escaped, and it is removed from the rendered report.
+SECTION_MARKER = "<!-- section -->"
+_MARKER_LINE = re.compile(r"^[ \t]*" + re.escape(SECTION_MARKER) + r"[ \t]*(?:\n|$)", re.M)
+_HEADING = re.compile(r"^(?=## )", re.M)
+
+Format = Literal["md", "txt", "html"]
+
+# Dates as a reader of each language writes them; other languages get the locale's own.
+_DATE_PATTERNS: Mapping[str, Mapping[str, str]] = {
+    "zh": {"long": "y年M月d日 EEEE", "short": "M月d日", "year": "y年M月d日"},
+    "en": {"long": "EEEE, d MMMM y", "short": "d MMM", "year": "d MMM y"},
+}
+_CLDR_PATTERNS: Mapping[str, str] = {"long": "full", "short": "medium", "year": "medium"}
+
+
+class ReportContext(Protocol):
+    """What the renderer needs of any report's context; templates read the rest."""
+
+    @property
+    def project_key(self) -> str: ...
+
+    @property
+    def period(self) -> str: ...
+
+
+def render_report(
+    kind: str,
+    context: ReportContext,
+    *,
+    language: str,
+    audience: str,
+    template_dirs: Sequence[Path] = (),
+) -> Message:
+    """Render `<kind>` for one audience in one language, as markdown, plain text and HTML.
+
+    `Message.sections` is the markdown cut before each `## ` section (the header before the first
+    one is a section too); `"\\n\\n".join(sections) + "\\n" == markdown`. The HTML is None for a
+    kind that has no HTML template.
+    """
+    if audience not in ("client", "internal"):
+        raise ValueError(f"audience must be client or internal, not {audience!r}")
+    dirs = tuple(Path(d) for d in template_dirs)
+    variables = {
+        "report": context,
+        "kind": kind,
+        "language": language,
+        "audience": audience,
+        "today": getattr(context, "date", None),
+    }
+
+    def render(fmt: Format, name: str) -> str:
+        env = _environment(fmt, language, dirs, _catalogue_stamp(language, dirs))
+        return env.get_template(name).render(variables)
+
+    sections = split_sections(render("md", f"{kind}.md.j2"))
+    try:
+        html: str | None = _tidy(render("html", f"{kind}.html.j2"))
+    except TemplateNotFound as exc:
+        if exc.name != f"{kind}.html.j2":
+            raise
+        html = None
+    return Message(
+        kind=kind,
+        project=context.project_key,
+        period=context.period,
+        audience="client" if audience == "client" else "internal",
+        language=language,
+        title=one_line(render("txt", f"{kind}.title.j2")),
+        markdown=join_sections(sections),
+        text=_tidy(render("txt", f"{kind}.txt.j2")) + "\n",
+        html=html + "\n" if html is not None else None,
+        sections=sections,
+    )
+
+
+def split_sections(markdown: str) -> tuple[str, ...]:
+    """Markdown cut at section boundaries: the template's markers, else before `## ` headings.
+
+    Each part is tidied (no trailing spaces, at most one blank line in a row, no blank lines at
+    either end); empty parts are dropped.
+    """
+    if _MARKER_LINE.search(markdown):
+        parts = _MARKER_LINE.split(markdown)
+    else:
+        parts = _HEADING.split(markdown)
+    return tuple(tidy for tidy in (_tidy(p) for p in parts) if tidy)
+
+
+def join_sections(sections: Sequence[str]) -> str:
+    """The whole markdown from its sections: what `split_sections` undoes."""
+    return "\n\n".join(sections) + "\n"
+
+
+def _tidy(text: str) -> str:
+    """No trailing spaces, no runs of blank lines, no blank lines at either end."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+# --- environments --------------------------------------------------------------------------
+
+
+def _catalogue_stamp(language: str, dirs: tuple[Path, ...]) -> tuple[tuple[str, int], ...]:
+    """Which catalogue files exist and when they changed: an edited .po is picked up."""
+    stamp: list[tuple[str, int]] = []
+    for path in _catalogue_paths(language, dirs):
+        try:
+            stamp.append((str(path), path.stat().st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(stamp)
+
+
+def _catalogue_paths(language: str, dirs: tuple[Path, ...]) -> list[Path]:
+    """Candidate catalogues, lowest priority first: packaged, then the folders last to first."""
+    names = _locale_names(language)
+    paths: list[Path] = []
+    for folder in (TEMPLATES, *reversed(dirs)):
+        for name in reversed(names):  # `zh_CN` over `zh`
+            paths.append(folder / "locale" / name / CATALOGUE)
+    return paths
+
+
+def _locale_names(language: str) -> list[str]:
+    """`zh-CN` → [`zh_CN`, `zh`]; `en` → [`en`]."""
+    full = language.replace("-", "_")
+    base = full.split("_")[0]
+    return [full] if full == base else [full, base]
+
+
+def load_translations(language: str, template_dirs: Sequence[Path] = ()) -> NullTranslations:
+    """The catalogue of a language: packaged, with the template folders' own on top."""
+    dirs = tuple(Path(d) for d in template_dirs)
+    return _translations(language, dirs, _catalogue_stamp(language, dirs))
+
+
+@lru_cache(maxsize=32)
+def _translations(
+    language: str, dirs: tuple[Path, ...], stamp: tuple[tuple[str, int], ...]
+) -> NullTranslations:
+    """Compiled in memory from the .po files found (the stamp is only a cache key)."""
+    merged: Translations | None = None
+    locale = _locale_names(language)[0]
+    for file, _ in stamp:
+        with open(file, "rb") as fp:
+            catalog = read_po(fp, locale=locale)
+        buffer = BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        loaded = Translations(buffer)
+        merged = loaded if merged is None else merged.merge(loaded)
+    return merged if merged is not None else NullTranslations()
+
+
+@lru_cache(maxsize=64)
+def _environment(
+    fmt: Format, language: str, dirs: tuple[Path, ...], stamp: tuple[tuple[str, int], ...]
+) -> Environment:
+    """One environment per format and language: its escaping, filters and translations."""
+    env = Environment(
+        loader=FileSystemLoader([*dirs, TEMPLATES]),
+        undefined=StrictUndefined,
+        autoescape=fmt != "txt",
+        finalize=_FINALIZE[fmt],
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    # Our own gettext callables (below) escape trans variables; they are new-style.
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    translations = _translations(language, dirs, stamp)
+    escape_variable = _VARIABLE_ESCAPE[fmt]
+    env.globals.update(
+        gettext=_gettext(translations, escape_variable),
+        ngettext=_ngettext(translations, escape_variable),
+    )
+    env.filters.update(_locale_filters(language))
+    if fmt == "md":
+        env.filters.update(md=_md_markup, md_url=lambda url: Markup(md_url(str(url))))
+    elif fmt == "txt":
+        env.filters.update(plain=plain)
+    return env
+
+
+def _md_markup(value: object) -> Markup:
+    """Source text made safe for markdown, marked so nothing escapes it twice."""
+    if hasattr(value, "__html__"):
+        return Markup(value)
+    return Markup(md_escape(value))
+
+
+def _txt_finalize(value: object) -> object:
+    """Plain text needs no escaping: control characters other than line breaks are dropped,
+    and mentions broken (the text may end up in a chat notification)."""
+    if isinstance(value, str):
+        return break_mentions(re.sub("[\x00-\x08\x0b-\x1f\x7f-\x9f]", "", value))
+    return value
+
+
+_FINALIZE: Mapping[Format, Callable[[Any], Any] | None] = {
+    "md": _md_markup,
+    "txt": _txt_finalize,
+    "html": None,
+}
+_VARIABLE_ESCAPE: Mapping[Format, Callable[[Any], Any]] = {
+    "md": _md_markup,
+    "txt": lambda value: value if isinstance(value, int | float) else plain(value),
+    "html": lambda value: value,  # Markup % value escapes it
+}
+
+
+def _gettext(translations: NullTranslations, escape: Callable[[Any], Any]) -> Callable[..., str]:
+    @pass_context
+    def gettext(__context: Context, __string: str, **variables: Any) -> str:
+        return _fill(__context, translations.gettext(__string), variables, escape)
+
+    return gettext
+
+
+def _ngettext(translations: NullTranslations, escape: Callable[[Any], Any]) -> Callable[..., str]:
+    @pass_context
+    def ngettext(
+        __context: Context, __singular: str, __plural: str, __num: int, **variables: Any
+    ) -> str:
+        variables.setdefault("num", __num)
+        text = translations.ngettext(__singular, __plural, __num)
+        return _fill(__context, text, variables, escape)
+
+    return ngettext
+
+
+def _fill(
+    context: Context, text: str, variables: Mapping[str, Any], escape: Callable[[Any], Any]
+) -> str:
+    """The translation with its variables escaped for the format (always %-formatted, as
+    Jinja's new-style gettext does, so `%%` is a percent sign)."""
+    escaped = {name: escape(value) for name, value in variables.items()}
+    if context.eval_ctx.autoescape:
+        return Markup(text) % escaped
+    return text % escaped
+
+
+# --- locale filters ------------------------------------------------------------------------
+
+
+def _locale_filters(language: str) -> dict[str, Callable[..., str]]:
+    """Dates, weekdays, times, numbers and percentages in the report's locale."""
+    locale = Locale.parse(language.replace("-", "_"))
+    patterns = _DATE_PATTERNS.get(locale.language, _CLDR_PATTERNS)
+
+    def date_long(value: date) -> str:
+        return format_date(value, patterns["long"], locale=locale)
+
+    @pass_context
+    def date_short(context: Context, value: date) -> str:
+        """Without the year when it is the report's year."""
+        today = context.get("today")
+        same_year = isinstance(today, date) and today.year == value.year
+        return format_date(value, patterns["short" if same_year else "year"], locale=locale)
+
+    def weekday(value: date) -> str:
+        return format_date(value, "EEE", locale=locale)
+
+    def time_short(value: datetime) -> str:
+        return format_time(value, "HH:mm", locale=locale)
+
+    def number(value: int | float) -> str:
+        return format_decimal(value, locale=locale)
+
+    def percent(ratio: float | None) -> str:
+        """Rounded down, so only a finished stage reads 100%; no ratio reads as a dash."""
+        if ratio is None:
+            return "—"
+        whole = math.floor(ratio * 100 + 1e-9)
+        return format_percent(whole / 100, locale=locale)
+
+    return {
+        "date_long": date_long,
+        "date_short": date_short,
+        "weekday": weekday,
+        "time_short": time_short,
+        "number": number,
+        "percent": percent,
+    }

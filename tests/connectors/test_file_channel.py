@@ -1,0 +1,65 @@
+"""The `file` channel: the outbox layout, atomic writes, and a clear failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connectors.channels.base import ChannelContext, DeliveryError, build_channel
+from connectors.channels.file import FileChannel
+from stagecast.config import FileChannelConfig, SlackChannelConfig
+from stagecast.models import Message
+
+
+def message(**overrides) -> Message:
+    values = dict(
+        kind="daily_update",
+        project="acme",
+        period="2026-11-20",
+        audience="client",
+        language="zh-CN",
+        title="ACME 日报",
+        markdown="## 进展\n一切顺利",
+        text="进展",
+        html=None,
+    )
+    values.update(overrides)
+    return Message(**values)
+
+
+def test_writes_markdown_into_outbox_project_channel(tmp_path):
+    channel = build_channel(
+        FileChannelConfig(name="archive", type="file"), ChannelContext("acme", tmp_path)
+    )
+    receipt = channel.send(message())
+    path = tmp_path / "acme" / "archive" / "daily_update-2026-11-20.md"
+    assert receipt.target == str(path) and receipt.channel == "archive"
+    assert path.read_text(encoding="utf-8") == "## 进展\n一切顺利"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["daily_update-2026-11-20.md"]
+
+
+def test_email_shaped_reports_also_get_their_html(tmp_path):
+    FileChannel("team", tmp_path).send(message(html="<p>进展</p>"))
+    assert (tmp_path / "daily_update-2026-11-20.html").read_text(encoding="utf-8") == "<p>进展</p>"
+
+
+def test_period_cannot_escape_the_folder(tmp_path):
+    channel = FileChannel("team", tmp_path / "out")
+    receipt = channel.send(message(kind="stage_report", period="../../etc/requirements@2026"))
+    assert (tmp_path / "out") in Path(receipt.target).parents
+
+
+def test_unwritable_outbox_is_a_retryable_delivery_error(tmp_path):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    with pytest.raises(DeliveryError) as err:
+        FileChannel("team", blocker / "sub").send(message())
+    assert err.value.retryable
+
+
+def test_a_channel_type_without_a_sender_fails_clearly(tmp_path):
+    cfg = SlackChannelConfig(name="team", type="slack", webhook="env:HOOK")
+    with pytest.raises(DeliveryError) as err:
+        build_channel(cfg, ChannelContext("acme", tmp_path))
+    assert "slack" in str(err.value) and not err.value.retryable
