@@ -139,13 +139,22 @@ class SourceStatus:
 
 @dataclass(frozen=True)
 class SourcePull:
-    """What a source returns: tasks, documents and what it knows of stage due dates."""
+    """What a source returns: tasks, documents and what it knows of stage due dates.
+
+    A complete pull holds everything the source has. An incremental one (`complete=False`)
+    holds only what changed since the cursor it was given, plus the ids of tasks it found
+    removed; the rest is carried over from the source's previous tasks. `cursor` is what the
+    next pull should start from.
+    """
 
     tasks: tuple[Task, ...] = ()
     documents: tuple[Document, ...] = ()
     minutes: tuple[MinuteItem, ...] = ()
     stage_dues: dict[str, date] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    cursor: str | None = None
+    complete: bool = True
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

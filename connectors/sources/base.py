@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from stagecast.models import SourcePull
@@ -26,16 +27,40 @@ class Source(Protocol):
     - skip a malformed item with a warning that names it (in `SourcePull.warnings`, also
       logged) and go on with the rest;
     - raise `SourceError` when the source as a whole is unavailable for this run;
-    - `since` is the incremental cursor: fetch only what changed after it when the vendor
-      allows (sources that always read everything, like an export file, ignore it).
+    - with a `PullRequest` that allows it (`not request.full`), fetch only what changed since
+      `request.cursor` and return `complete=False` with the changed tasks and removed ids;
+      otherwise read everything and return `complete=True`. Always return the next `cursor`.
+      Sources that always read everything (an export file) ignore the request.
     """
 
     name: str
     type: str
 
-    def pull(self, since: datetime | None = None) -> SourcePull:
+    def pull(self, request: PullRequest | None = None) -> SourcePull:
         """Fetch and normalise the source's current tasks."""
         ...
+
+
+# Removals are only seen by a full read; do one at least this often (SPEC §9).
+FULL_PULL_EVERY = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """What the flow knows when it asks a source for tasks: now, and the last good pull."""
+
+    as_of: datetime
+    cursor: str | None = None
+    last_full: datetime | None = None
+
+    @property
+    def full(self) -> bool:
+        """Read everything: first pull, no cursor, or the last full read is a day old."""
+        return (
+            self.cursor is None
+            or self.last_full is None
+            or self.as_of - self.last_full >= FULL_PULL_EVERY
+        )
 
 
 def _trello_export(cfg: Any) -> Source:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from connectors.sources.base import SourceError
+from connectors.sources.base import PullRequest, SourceError
 from connectors.sources.trello_cards import StageField, normalise_board
 from stagecast.models import SourcePull
 
@@ -69,8 +68,8 @@ class TrelloExportSource:
         self.done_lists = tuple(getattr(lists, "done", None) or ())
         self.doing_lists = tuple(getattr(lists, "doing", None) or ())
 
-    def pull(self, since: datetime | None = None) -> SourcePull:
-        """Read the file and normalise its cards; `since` is ignored, a file has no cursor."""
+    def pull(self, request: PullRequest | None = None) -> SourcePull:
+        """Read the file and normalise its cards; a file has no cursor, so always all of it."""
         return normalise_board(
             read_board(self.path),
             source=self.name,
