@@ -70,9 +70,30 @@ def _trello_export(cfg: Any) -> Source:
     return TrelloExportSource(cfg)
 
 
-# Explicit, one entry per `type` the config accepts; other source modules are added here.
+def _jira(cfg: Any) -> Source:
+    from connectors.sources.jira import JiraSource
+
+    return JiraSource(cfg)
+
+
+def _trello(cfg: Any) -> Source:
+    from connectors.sources.trello import TrelloSource
+
+    return TrelloSource(cfg)
+
+
+def _gdrive(cfg: Any) -> Source:
+    from connectors.sources.gdrive import DriveSource
+
+    return DriveSource(cfg)
+
+
+# Explicit, one entry per `type` the config accepts.
 SOURCE_TYPES: dict[str, Callable[[Any], Source]] = {
+    "jira": _jira,
+    "trello": _trello,
     "trello_export": _trello_export,
+    "gdrive": _gdrive,
 }
 
 
