@@ -23,7 +23,7 @@ from prefect.cache_policies import NONE
 from prefect.events import emit_event
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from connectors.sources.base import SourceError, build_source
+from connectors.sources.base import PullRequest, SourceError, build_source
 from connectors.store import SourceState, StateStore
 from flows.progress import step_done
 from stagecast.calendar import parse_as_of
@@ -50,12 +50,33 @@ class SyncResult:
         return all(s.ok for s in self.snapshot.sources)
 
 
-def pull_source(cfg: SourceConfig, known: SourceState | None, as_of: datetime) -> SourceOutcome:
+def pull_request(
+    known: SourceState | None, previous: Snapshot | None, as_of: datetime
+) -> PullRequest:
+    """Continue from the cursor only when the previous snapshot holds that very pull's data.
+
+    Otherwise (first sync, re-syncing a moment, the source failed last time) read everything.
+    """
+    continues = (
+        known is not None
+        and previous is not None
+        and known.last_ok is not None
+        and known.last_ok == previous.as_of
+    )
+    if not continues or known is None:
+        return PullRequest(as_of=as_of)
+    return PullRequest(as_of=as_of, cursor=known.cursor, last_full=known.last_full)
+
+
+def pull_source(
+    cfg: SourceConfig, known: SourceState | None, previous: Snapshot | None, as_of: datetime
+) -> SourceOutcome:
     """Pull one source; a failure makes it unavailable for this run, never a crash."""
     name = cfg.name or cfg.type
     last_ok = known.last_ok if known else None
+    request = pull_request(known, previous, as_of)
     try:
-        pull = build_source(cfg).pull(since=known.cursor if known else None)
+        pull = build_source(cfg).pull(request)
     except SourceError as err:
         log.warning("source %s is unavailable: %s", name, err)
         return SourceOutcome(name, cfg.type, None, str(err), last_ok)
@@ -70,8 +91,11 @@ def sync_project(
     With `save=False` (a dry run) nothing is written and every event counts as new.
     """
     known = store.source_states(project.key)
-    outcomes = [pull_source(cfg, known.get(cfg.name or cfg.type), as_of) for cfg in project.sources]
     previous = store.latest_before(project.key, as_of)
+    outcomes = [
+        pull_source(cfg, known.get(cfg.name or cfg.type), previous, as_of)
+        for cfg in project.sources
+    ]
     snapshot = evaluate(project, as_of, outcomes, previous, store.baselines(project.key, as_of))
     changes = compare(previous, snapshot)
     already = store.emitted_at(project.key, as_of)
@@ -84,7 +108,7 @@ def sync_project(
 def _source_states(
     outcomes: Sequence[SourceOutcome], known: dict[str, SourceState]
 ) -> list[SourceState]:
-    """Remember when each source last succeeded; a failure keeps the old cursor."""
+    """Remember each source's last success, cursor and last full read; a failure keeps them."""
     states = []
     for o in outcomes:
         old = known.get(o.name)
@@ -92,7 +116,8 @@ def _source_states(
             states.append(old or SourceState(o.name, None, None, None))
             continue
         last_ok = max(filter(None, [o.last_ok, old.last_ok if old else None]))
-        states.append(SourceState(o.name, last_ok, old.cursor if old else None, last_ok))
+        last_full = o.last_ok if o.pull.complete else (old.last_full if old else None)
+        states.append(SourceState(o.name, last_ok, o.pull.cursor, last_full))
     return states
 
 

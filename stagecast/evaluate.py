@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from stagecast.calendar import WorkCalendar
 from stagecast.config import ProjectConfig
@@ -74,6 +75,9 @@ def plan_stages(
     ]
 
 
+_Item = TypeVar("_Item", Task, Document)
+
+
 @dataclass(frozen=True)
 class _Gathered:
     tasks: tuple[Task, ...]
@@ -89,17 +93,45 @@ def _gather(outcomes: Sequence[SourceOutcome], previous: Snapshot | None) -> _Ga
     minutes: list[MinuteItem] = []
     stage_dues: dict[str, date] = {}
     for outcome in outcomes:
-        if outcome.pull is not None:
-            tasks.extend(outcome.pull.tasks)
-            documents.extend(outcome.pull.documents)
-            minutes.extend(outcome.pull.minutes)
-            for value, due in outcome.pull.stage_dues.items():
-                stage_dues.setdefault(value, due)
-        elif previous is not None:
-            tasks.extend(t for t in previous.tasks if t.source == outcome.name)
-            documents.extend(d for d in previous.documents if d.source == outcome.name)
-            minutes.extend(m for m in previous.minutes if m.source == outcome.name)
+        before = _previous_of(previous, outcome.name)
+        pull = outcome.pull
+        if pull is None:
+            tasks.extend(before.tasks)
+            documents.extend(before.documents)
+            minutes.extend(before.minutes)
+            continue
+        if pull.complete:
+            tasks.extend(pull.tasks)
+            documents.extend(pull.documents)
+        else:
+            tasks.extend(_merge(before.tasks, pull.tasks, pull.removed))
+            documents.extend(_merge(before.documents, pull.documents, pull.removed))
+        minutes.extend(pull.minutes if pull.complete or pull.minutes else before.minutes)
+        for value, due in pull.stage_dues.items():
+            stage_dues.setdefault(value, due)
     return _Gathered(tuple(tasks), tuple(documents), tuple(minutes), stage_dues)
+
+
+def _previous_of(previous: Snapshot | None, source: str) -> _Gathered:
+    """What the previous snapshot held from one source."""
+    if previous is None:
+        return _Gathered((), (), (), {})
+    return _Gathered(
+        tuple(t for t in previous.tasks if t.source == source),
+        tuple(d for d in previous.documents if d.source == source),
+        tuple(m for m in previous.minutes if m.source == source),
+        {},
+    )
+
+
+def _merge(
+    before: Sequence[_Item], changed: Sequence[_Item], removed: Sequence[str]
+) -> list[_Item]:
+    """Lay an incremental pull over the last good data: changes in place, new after, removed out."""
+    fresh = {item.id: item for item in changed}
+    gone = set(removed)
+    kept = [fresh.pop(item.id, item) for item in before if item.id not in gone]
+    return kept + [item for item in changed if item.id in fresh and item.id not in gone]
 
 
 def _statuses(outcomes: Sequence[SourceOutcome], tasks: Sequence[Task]) -> tuple[SourceStatus, ...]:
