@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sources.base import SourceError, build_source
+from connectors.sources.base import PullRequest, SourceError, build_source
 from connectors.sources.trello_cards import created_from_id, normalise_board, parse_timestamp
 from connectors.sources.trello_export import TrelloExportSource, read_board
 from stagecast.models import SourcePull, Task
@@ -559,7 +559,7 @@ def test_export_source_reads_a_file(tmp_path: Path) -> None:
     path = write(tmp_path, "\ufeff" + json.dumps(board([card("a", DONE), card("b")])))
     source = TrelloExportSource(export_config(path))
     assert (source.name, source.type) == ("trello_export", "trello_export")
-    pull = source.pull(since=utc("2019-06-01T00:00:00"))  # an export has no cursor
+    pull = source.pull(PullRequest(as_of=utc("2019-06-12T00:00:00"), cursor="c"))  # ignored
     assert [(t.key, t.state, t.source) for t in pull.tasks] == [
         ("a", "done", "trello_export"),
         ("b", "todo", "trello_export"),
