@@ -58,17 +58,25 @@ def rules_for(project: ProjectConfig) -> RiskRules:
 
 
 def plan_stages(
-    project: ProjectConfig, tasks: Sequence[Task], stage_dues: Mapping[str, date]
+    project: ProjectConfig,
+    tasks: Sequence[Task],
+    stage_dues: Mapping[str, date],
+    carried: Mapping[str, date] | None = None,
 ) -> list[StagePlan]:
-    """Configured stages (due from config, else from the source), or the discovered ones."""
+    """Configured stages (due from config, else from the source), or the discovered ones.
+
+    `carried` holds the previous snapshot's due dates by stage name, for sources that did
+    not report theirs this run (failed, or an incremental pull that saw no version).
+    """
+    carried = carried or {}
     if project.stages is None:
-        return discover_stages(tasks, stage_dues)
+        return discover_stages(tasks, {**carried, **stage_dues})
     return [
         StagePlan(
             name=s.name,
             key=s.effective_key,
             match=s.effective_match,
-            due=s.due if s.due is not None else stage_dues.get(s.effective_match),
+            due=_first(s.due, stage_dues.get(s.effective_match), carried.get(s.name)),
             required_docs=tuple(s.required_docs),
         )
         for s in project.stages
@@ -76,6 +84,19 @@ def plan_stages(
 
 
 _Item = TypeVar("_Item", Task, Document)
+
+
+def _first(*dates: date | None) -> date | None:
+    """The first date that is known."""
+    return next((d for d in dates if d is not None), None)
+
+
+def _carried_dues(outcomes: Sequence[SourceOutcome], previous: Snapshot | None) -> dict[str, date]:
+    """Due dates of the previous stages, when some source could not report its own now."""
+    partial = any(o.pull is None or not o.pull.complete for o in outcomes)
+    if previous is None or not partial:
+        return {}
+    return {s.name: s.due for s in previous.stages if s.due is not None}
 
 
 @dataclass(frozen=True)
@@ -162,7 +183,8 @@ def evaluate(
     rules = rules_for(project)
     today = calendar.local_date(as_of)
     gathered = _gather(outcomes, previous)
-    plans = plan_stages(project, gathered.tasks, gathered.stage_dues)
+    carried = _carried_dues(outcomes, previous)
+    plans = plan_stages(project, gathered.tasks, gathered.stage_dues, carried)
     tasks = assign_stages(gathered.tasks, plans, configured=project.stages is not None)
     stages = _stage_figures(plans, tasks, calendar, today, rules)
     risks = raise_flags(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from stagecast.config import ProjectConfig
 from stagecast.evaluate import SourceOutcome, evaluate
 from stagecast.models import Document, SourcePull
-from tests.builders import at, task
+from tests.builders import at, day, task
 
 PROJECT = ProjectConfig.model_validate(
     {
@@ -99,3 +99,21 @@ def test_a_complete_pull_replaces_everything_from_that_source():
         PROJECT, NOW, [ok("jira", tasks=[task("A-9", source="jira")]), ok("gdrive")], FIRST, {}
     )
     assert keys(snap) == [("A-9", "todo")] and snap.documents == ()
+
+
+def test_stage_due_dates_from_the_source_survive_an_incremental_pull():
+    versions = {"v1.0": day("2026-12-01")}
+    full = SourcePull(tasks=(task("A-1", source="jira", stage_value="v1.0"),), stage_dues=versions)
+    first = evaluate(
+        PROJECT,
+        at("2026-11-19 18:00"),
+        [SourceOutcome("jira", "jira", full, None, NOW), ok("gdrive")],
+        None,
+        {},
+    )
+    assert first.stages[0].due == day("2026-12-01")
+    nothing_changed = ok("jira", complete=False)
+    second = evaluate(PROJECT, NOW, [nothing_changed, ok("gdrive")], first, {})
+    assert [(s.name, s.due) for s in second.stages] == [("v1.0", day("2026-12-01"))]
+    failed_now = evaluate(PROJECT, NOW, [failed("jira"), ok("gdrive")], first, {})
+    assert failed_now.stages[0].due == day("2026-12-01")
