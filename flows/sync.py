@@ -184,7 +184,7 @@ def sync_projects(
 @flow(
     name="sync",
     flow_run_name=_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=4),
+    task_runner=ThreadPoolTaskRunner(max_workers=8),
 )
 def sync_flow(config: str, project: str | None = None, as_of: str | None = None) -> dict[str, Any]:
     """Pull every source, compute progress and risks, store the snapshot, emit the events."""
