@@ -496,17 +496,12 @@ def _sort_stamp(moment: datetime | None) -> float:
 def _decisions(
     minutes: Sequence[MinuteItem], since: Snapshot | None, calendar: WorkCalendar
 ) -> list[DecisionLine]:
-    """Decisions not reported before: dated on or after the last report's day, and not already
-    in its minutes (minutes of a meeting are often filed after that day's report went out)."""
+    """Decisions not in the last report's minutes, whatever their date: minutes are often
+    filed, or a decision added to them, days after the meeting."""
     decisions = [m for m in minutes if m.kind == "decision"]
     if since is not None:
-        since_day = calendar.local_date(since.as_of)
         known = {_minute_id(m) for m in since.minutes}
-        decisions = [
-            m
-            for m in decisions
-            if _minute_id(m) not in known and (m.date is None or m.date >= since_day)
-        ]
+        decisions = [m for m in decisions if _minute_id(m) not in known]
     decisions.sort(key=lambda m: (m.date is None, m.date or date.min))
     return [
         DecisionLine(
@@ -516,5 +511,7 @@ def _decisions(
     ]
 
 
-def _minute_id(item: MinuteItem) -> tuple[str, str, str, date | None]:
-    return (item.kind, item.text, item.document, item.date)
+def _minute_id(item: MinuteItem) -> tuple[str, str, str]:
+    """A decision is the same decision when its words and document are; an edit to the
+    minutes can move the document's date."""
+    return (item.kind, item.text, item.document)

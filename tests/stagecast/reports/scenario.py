@@ -222,7 +222,7 @@ def drive(language: str, *, today: bool = True) -> SourcePull:
     """The Drive folder and minutes on the 20th, or on the 18th (`today=False`)."""
     w = WORDS[language]
     old_decision = MinuteItem(
-        "decision", w["decision_old"], w["minutes_old"], DRIVE + "m1", day("2026-11-12")
+        "decision", w["decision_old"], w["minutes_old"], DRIVE + "m1", day("2026-11-12"), "gdrive"
     )
     if not today:
         return SourcePull(
@@ -239,8 +239,12 @@ def drive(language: str, *, today: bool = True) -> SourcePull:
             Document("d3", w["doc_api"], "gdrive", DRIVE + "d3", modified=at("2026-11-18 09:00")),
         ),
         minutes=(
-            MinuteItem("decision", w["decision"], w["minutes"], DRIVE + "m2", day("2026-11-20")),
-            MinuteItem("action", w["action"], w["minutes"], DRIVE + "m2", day("2026-11-20")),
+            MinuteItem(
+                "decision", w["decision"], w["minutes"], DRIVE + "m2", day("2026-11-20"), "gdrive"
+            ),
+            MinuteItem(
+                "action", w["action"], w["minutes"], DRIVE + "m2", day("2026-11-20"), "gdrive"
+            ),
             old_decision,
         ),
     )
