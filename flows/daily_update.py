@@ -10,8 +10,6 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
-from stagecast.reports.context import daily_update_context
-from stagecast.reports.render import render_report
 
 from connectors.channels.base import ChannelContext
 from connectors.store import StateStore
@@ -22,6 +20,8 @@ from stagecast.config import ChannelConfig, Config, ProjectConfig, load_config
 from stagecast.evaluate import calendar_for
 from stagecast.models import Message, Snapshot
 from stagecast.output import ProjectRun, run_json
+from stagecast.reports.context import daily_update_context
+from stagecast.reports.render import render_report
 
 KIND = "daily_update"
 
