@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -43,6 +43,7 @@ from connectors.sources.base import PullRequest, SourceError
 from stagecast.config import ConfigError
 from stagecast.minutes import meeting_date, parse_minutes
 from stagecast.models import Document, MinuteItem, SourcePull
+from stagecast.normalise import parse_moment
 
 log = logging.getLogger(__name__)
 
@@ -331,13 +332,10 @@ def _quoted(value: str) -> str:
 
 def parse_time(text: Any) -> datetime | None:
     """An RFC 3339 timestamp as an aware UTC datetime; None when absent or unreadable."""
-    if not isinstance(text, str):
-        return None
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_moment(text)
     except ValueError:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def to_document(item: dict[str, Any], source: str, warnings: list[str]) -> Document | None:

@@ -42,7 +42,7 @@ from connectors.sources.base import PullRequest, SourceError
 from stagecast.adf import adf_to_text
 from stagecast.config import ConfigError
 from stagecast.models import SourcePull, Task, TaskState
-from stagecast.normalise import looks_blocked
+from stagecast.normalise import looks_blocked, parse_moment
 
 logger = logging.getLogger(__name__)
 
@@ -309,15 +309,6 @@ def _is_container(issue_type: Mapping[str, Any]) -> bool:
 def _is_subtask(issue_type: Mapping[str, Any]) -> bool:
     """Sub-tasks are parts of their parent task."""
     return issue_type.get("subtask") is True or issue_type.get("hierarchyLevel") == -1
-
-
-def parse_moment(value: object) -> datetime:
-    """A Jira timestamp (`2026-11-20T10:15:30.000+0800`) as an aware UTC datetime."""
-    if not isinstance(value, str):
-        raise ValueError(f"not a timestamp: {value!r}")
-    moment = datetime.fromisoformat(value.strip())
-    # Jira always writes an offset; a hand-made one without is read as UTC, like Trello's.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _moment(fields: Mapping[str, Any], name: str) -> datetime | None:

@@ -42,9 +42,10 @@ import httpx
 from connectors.http import PoliteClient, RatePacer, RetryPolicy, Sleep, Unavailable, host_of
 from connectors.secrets import reveal
 from connectors.sources.base import PullRequest, SourceError
-from connectors.sources.trello_cards import StageField, normalise_board, parse_timestamp
+from connectors.sources.trello_cards import StageField, normalise_board
 from stagecast.config import ConfigError, SecretRef
 from stagecast.models import SourcePull
+from stagecast.normalise import parse_moment
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ def _stamp(when: datetime) -> str:
 def _moment(value: object) -> datetime | None:
     """A Trello timestamp, or None when it cannot be read (the card is warned about later)."""
     try:
-        return parse_timestamp(value)
+        return parse_moment(value)
     except ValueError:
         return None
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from stagecast.models import SourcePull, Task, TaskState
-from stagecast.normalise import looks_blocked
+from stagecast.normalise import looks_blocked, parse_moment
 
 logger = logging.getLogger(__name__)
 
@@ -28,17 +28,6 @@ DEFAULT_DOING_LISTS: tuple[str, ...] = ("Doing", "In Progress", "进行中", "�
 
 class _SkipCard(ValueError):
     """Why a card cannot become a task; the caller names the card in the warning."""
-
-
-def parse_timestamp(value: object) -> datetime:
-    """Read a Trello ISO 8601 timestamp (`2019-06-12T22:19:30.732Z`) as an aware UTC datetime."""
-    if not isinstance(value, str):
-        raise ValueError(f"not a timestamp: {value!r}")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        # Trello always writes `Z`; a hand-edited time without an offset is read the same way.
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def created_from_id(object_id: str) -> datetime | None:
@@ -156,7 +145,7 @@ def _read_history(
         if not isinstance(card_id, str):
             continue
         try:
-            when = parse_timestamp(action.get("date"))
+            when = parse_moment(action.get("date"))
         except ValueError:
             _warn(warnings, f"action {action.get('id')!r}: unparseable date {action.get('date')!r}")
             continue
@@ -184,7 +173,7 @@ def _optional_time(card: Mapping[str, Any], key: str) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        return parse_timestamp(value)
+        return parse_moment(value)
     except ValueError:
         raise _SkipCard(f"unparseable {key} {value!r}") from None
 

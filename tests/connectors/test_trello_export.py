@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from connectors.sources.base import PullRequest, SourceError, build_source
-from connectors.sources.trello_cards import created_from_id, normalise_board, parse_timestamp
+from connectors.sources.trello_cards import created_from_id, normalise_board
 from connectors.sources.trello_export import TrelloExportSource, read_board
 from stagecast.models import SourcePull, Task
+from stagecast.normalise import parse_moment
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "samples"
 JA_2015 = "trello-export-2015-ja.json"
@@ -336,7 +337,7 @@ def test_due_complete_without_a_move_into_done_uses_last_activity() -> None:
     }
     done = card("dc", dueComplete=True)
     task = only(normalise(board([done], [ticked])))
-    assert task.done_at == parse_timestamp(done["dateLastActivity"])
+    assert task.done_at == parse_moment(done["dateLastActivity"])
 
 
 def test_older_export_without_due_complete_key() -> None:
@@ -535,12 +536,12 @@ def test_tasks_keep_the_board_card_order() -> None:
 
 
 def test_timestamp_helpers() -> None:
-    assert parse_timestamp("2019-06-12T22:19:30.732Z") == datetime(
+    assert parse_moment("2019-06-12T22:19:30.732Z") == datetime(
         2019, 6, 12, 22, 19, 30, 732000, tzinfo=UTC
     )
-    assert parse_timestamp("2019-06-13T06:19:30+08:00") == utc("2019-06-12T22:19:30")
+    assert parse_moment("2019-06-13T06:19:30+08:00") == utc("2019-06-12T22:19:30")
     with pytest.raises(ValueError):
-        parse_timestamp("13/06/2019")
+        parse_moment("13/06/2019")
     assert created_from_id("5ca697c18531027d0024d962") == utc("2019-04-04T23:48:17")
     assert created_from_id("card-1") is None
 
