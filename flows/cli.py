@@ -6,6 +6,7 @@ was held); 2 bad input or config, in which case nothing was pulled, stored or se
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import sys
@@ -180,6 +181,127 @@ def report(
     if dry_run and not as_json:
         _print_previews(document)
     _finish(document, as_json)
+
+
+@app.command("deliver-pending")
+def deliver_pending_command(
+    config: ConfigOption = Path("stagecast.yaml"),
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send what is due: deferred reports whose window opened, approved ones, failed ones."""
+    _setup_logging()
+    loaded = _load(config)
+    moment = _as_of(as_of, loaded)
+    from flows.deliver_pending import deliver_pending_flow
+
+    with local_runs():
+        document = deliver_pending_flow(str(config), moment.isoformat())
+    if as_json:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    else:
+        for d in document["deliveries"]:
+            stdout.print(f"{d['id']}  {d['report']} → {d['channel']}: {d['status']}", markup=False)
+        if not document["deliveries"]:
+            stdout.print("nothing is due", markup=False)
+    if any(d["status"] in BAD_DELIVERIES for d in document["deliveries"]):
+        raise typer.Exit(1)
+
+
+@app.command()
+def deliveries(
+    config: ConfigOption = Path("stagecast.yaml"),
+    status: Annotated[str | None, typer.Option(help="Only deliveries in this state.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the delivery ledger with ids, oldest first."""
+    _setup_logging()
+    loaded = _load(config)
+    from connectors.store import LEDGER_STATES, StateStore
+
+    if status is not None and status not in LEDGER_STATES:
+        _fail([f"--status: unknown state '{status}' (states: {', '.join(sorted(LEDGER_STATES))})"])
+    with StateStore(loaded.state) as store:
+        rows = [_ledger_json(e) for e in store.deliveries(status=status)]
+    if as_json:
+        sys.stdout.write(json.dumps({"deliveries": rows}, ensure_ascii=False) + "\n")
+        return
+    table = Table()
+    for column in ("id", "project", "report", "period", "channel", "status", "not before", "note"):
+        table.add_column(column)
+    for r in rows:
+        note = r["last_error"] or r["reason"] or ""
+        table.add_row(
+            r["id"],
+            r["project"],
+            r["report"],
+            r["period"],
+            r["channel"],
+            r["status"],
+            r["not_before"] or "",
+            note,
+        )
+    stdout.print(table)
+
+
+@app.command()
+def approve(
+    id: Annotated[str, typer.Argument(help="The delivery id (from `stagecast deliveries`).")],
+    config: ConfigOption = Path("stagecast.yaml"),
+    by: Annotated[str | None, typer.Option(help="Who approves (default: your user name).")] = None,
+) -> None:
+    """Approve a report awaiting approval; the next deliver-pending sends it in the window."""
+    _decide(config, id, approve=True, by=by, reason=None)
+
+
+@app.command()
+def reject(
+    id: Annotated[str, typer.Argument(help="The delivery id (from `stagecast deliveries`).")],
+    reason: Annotated[str, typer.Option(help="Why it must not be sent.")],
+    config: ConfigOption = Path("stagecast.yaml"),
+    by: Annotated[str | None, typer.Option(help="Who rejects (default: your user name).")] = None,
+) -> None:
+    """Reject a report awaiting approval, with a reason; it is never sent."""
+    _decide(config, id, approve=False, by=by, reason=reason)
+
+
+def _decide(config: Path, id: str, *, approve: bool, by: str | None, reason: str | None) -> None:
+    """Record a person's decision on a delivery awaiting approval."""
+    _setup_logging()
+    loaded = _load(config)
+    from connectors.store import LedgerConflict, StateStore
+    from flows.delivery import decide_approval
+
+    who = by or getpass.getuser()
+    with StateStore(loaded.state) as store:
+        try:
+            entry = decide_approval(store, id, approve=approve, by=who, reason=reason)
+        except KeyError:
+            _fail([f"ID: no delivery '{id}' (see `stagecast deliveries`)"])
+        except LedgerConflict as err:
+            _fail([f"ID: {err}; only a delivery awaiting approval can be decided"])
+    stdout.print(f"{entry.id} {entry.status} by {who}", markup=False)
+
+
+def _ledger_json(entry: Any) -> dict[str, Any]:
+    """A ledger entry for `deliveries --json` (no rendered content)."""
+    moment = lambda v: v.isoformat() if v else None  # noqa: E731
+    return {
+        "id": entry.id,
+        "project": entry.project,
+        "report": entry.report,
+        "period": entry.period,
+        "channel": entry.channel,
+        "status": entry.status,
+        "not_before": moment(entry.not_before),
+        "attempts": entry.attempts,
+        "last_error": entry.last_error,
+        "decided_by": entry.decided_by,
+        "decided_at": moment(entry.decided_at),
+        "reason": entry.reason,
+        "created_at": moment(entry.created_at),
+        "updated_at": moment(entry.updated_at),
+    }
 
 
 @app.command()

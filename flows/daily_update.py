@@ -17,6 +17,7 @@ from flows.delivery import DeliveryRequest, deliver
 from flows.sync import SyncResult, publish_events, publish_risks, sync_project
 from stagecast.calendar import parse_as_of
 from stagecast.config import ChannelConfig, Config, ProjectConfig, load_config
+from stagecast.delivery import stale_task_sources
 from stagecast.evaluate import calendar_for
 from stagecast.models import Message, Snapshot
 from stagecast.output import ProjectRun, run_json
@@ -91,11 +92,20 @@ def render_and_deliver(
     """Render the update per channel and deliver it; one failed channel does not stop the rest."""
     since = since_last_update(store, project.key, result)
     context = ChannelContext(project=project.key, outbox=config.outbox)
+    snapshot = result.snapshot
+    stale = stale_task_sources(snapshot.sources, snapshot.as_of)
     deliveries = []
     for channel in channels:
-        message = render_for(config, project, channel, result.snapshot, since)
+        message = render_for(config, project, channel, snapshot, since)
         request = DeliveryRequest(
-            message, channel, context, result.snapshot.as_of, force=force, dry_run=dry_run
+            message,
+            channel,
+            context,
+            snapshot.as_of,
+            calendar_for(project),
+            stale_sources=stale,
+            force=force,
+            dry_run=dry_run,
         )
         deliveries.append(deliver(store, request))
         if not dry_run:
