@@ -60,7 +60,13 @@ def _file(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
     return FileChannel(cfg.name, ctx.outbox / ctx.project / cfg.name)
 
 
-CHANNEL_TYPES: dict[str, ChannelFactory] = {"file": _file}
+def _email(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
+    from connectors.channels.email import build
+
+    return build(cfg, ctx)
+
+
+CHANNEL_TYPES: dict[str, ChannelFactory] = {"file": _file, "email": _email}
 
 
 def build_channel(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:

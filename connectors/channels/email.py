@@ -1,0 +1,295 @@
+"""The `email` channel: a report as multipart mail (plain text + HTML) over SMTP.
+
+- `build_payload` is pure apart from the clock: headers go through `email.policy.SMTP`, so
+  non-ASCII subjects are RFC 2047 encoded and no header value can carry a line break.
+- The `Message-ID` is a hash of (project, kind, period, channel): a resend after an ambiguous
+  failure is recognisably the same report, and mail clients fold the copies into one.
+- `send` retries transient faults (no connection, timeouts, a dropped link, 4xx replies) with
+  jittered backoff, then gives up with a retryable `DeliveryError` so the ledger keeps the
+  delivery `failed` and `deliver-pending` tries again; 5xx replies are final.
+- Passwords are resolved at send time and never appear in logs, errors or receipts; an auth
+  failure names the references (`env:SMTP_USER`), never their values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from connectors.channels.base import Channel, ChannelContext, DeliveryError, Receipt
+from connectors.http import RetryPolicy, Sleep
+from connectors.secrets import reveal
+from stagecast.config import ChannelConfig, ConfigError, EmailChannelConfig, SecretRef
+from stagecast.models import Message
+
+log = logging.getLogger(__name__)
+
+# 7bit: bodies are quoted-printable or base64, so servers without 8BITMIME take them too.
+MAIL_POLICY = email_policy.SMTP.clone(cte_type="7bit")
+
+# The ledger retries later anyway, so a few quick tries are enough here.
+SMTP_RETRY = RetryPolicy(tries=3, base_delay=2.0, max_delay=20.0)
+
+# Anything `str.splitlines()` would break on, so a title can never become two header lines.
+_LINE_BREAKS = "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+@dataclass(frozen=True)
+class _Login:
+    """Resolved credentials plus how to name them in an error without showing them."""
+
+    username: str
+    password: str = field(repr=False)  # a traceback showing locals must not show it
+    described: str = ""
+
+    def redact(self, text: str) -> str:
+        """A server reply with any echo of the credentials blanked out."""
+        for value in (self.password, self.username):
+            if value:
+                text = text.replace(value, "****")
+        return text
+
+
+class EmailChannel:
+    """Sends a report to the configured `to` and `cc` through the configured SMTP server."""
+
+    def __init__(
+        self,
+        cfg: EmailChannelConfig,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        retry: RetryPolicy = SMTP_RETRY,
+        sleep: Sleep = time.sleep,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """`tls_context` lets tests trust a local CA; production uses the system's trust store."""
+        self.name = cfg.name
+        self.cfg = cfg
+        self._tls_context = tls_context
+        self._retry = retry
+        self._sleep = sleep
+        self._clock = clock or (lambda: datetime.now().astimezone())
+
+    @property
+    def recipients(self) -> list[str]:
+        """Envelope recipients: `to` then `cc` (there is no Bcc)."""
+        return [*self.cfg.to, *self.cfg.cc]
+
+    def message_id(self, message: Message) -> str:
+        """Stable per (project, kind, period, channel), so a resend is the same mail."""
+        key = "\x1f".join((message.project, message.kind, message.period, self.name))
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        return f"<stagecast.{digest}@{_domain(self.cfg.from_)}>"
+
+    def build_payload(self, message: Message) -> EmailMessage:
+        """The mail as it will be sent: headers, then text/plain (+ text/html) alternatives."""
+        for address in [self.cfg.from_, *self.recipients]:
+            _check_address(self.name, address)
+        mail = EmailMessage(policy=MAIL_POLICY)
+        mail["Subject"] = one_line(message.title)
+        mail["From"] = self.cfg.from_
+        mail["To"] = ", ".join(self.cfg.to)
+        if self.cfg.cc:
+            mail["Cc"] = ", ".join(self.cfg.cc)
+        mail["Date"] = format_datetime(self._clock())
+        mail["Message-ID"] = self.message_id(message)
+        mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies back
+        mail.set_content(message.text, subtype="plain", charset="utf-8")
+        if message.html is not None:
+            mail.add_alternative(message.html, subtype="html", charset="utf-8")
+        # After the bodies: set_content replaces every Content-* header.
+        mail["Content-Language"] = one_line(message.language)
+        return mail
+
+    def send(self, message: Message) -> Receipt:
+        """Deliver with bounded retries; raise `DeliveryError` saying whether to try later."""
+        mail = self.build_payload(message)
+        login = self._login()
+        last = "no answer"
+        for attempt in range(self._retry.tries):
+            try:
+                refused = self._deliver(mail, login)
+            except OSError as err:  # smtplib's and ssl's errors are OSErrors too
+                last = self._transient_or_raise(err, login)
+            else:
+                return self._receipt(mail, refused)
+            if attempt + 1 < self._retry.tries:
+                delay = self._retry.backoff(attempt)
+                log.warning("%s: %s; retrying in %.1fs", self._where(), last, delay)
+                self._sleep(delay)
+        raise DeliveryError(
+            f"{self._where()}: not delivered after {self._retry.tries} tries: {last}",
+            retryable=True,
+        )
+
+    def _deliver(self, mail: EmailMessage, login: _Login | None) -> dict[str, tuple[int, bytes]]:
+        """One SMTP session: connect, secure, log in, send; the refused recipients come back."""
+        smtp = self._connect()
+        try:
+            if self.cfg.smtp.starttls and not self.cfg.smtp.ssl:
+                smtp.starttls(context=self._tls())
+            if login is not None:
+                smtp.login(login.username, login.password)
+            refused = smtp.send_message(mail, from_addr=self.cfg.from_, to_addrs=self.recipients)
+        except BaseException:
+            smtp.close()
+            raise
+        _quit(smtp)
+        return refused
+
+    def _connect(self) -> smtplib.SMTP:
+        """A connected client: implicit TLS for `ssl`, plain (maybe upgraded later) otherwise."""
+        smtp = self.cfg.smtp
+        if smtp.ssl:
+            return smtplib.SMTP_SSL(
+                smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=self._tls()
+            )
+        return smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
+
+    def _tls(self) -> ssl.SSLContext:
+        """The injected context, else one that verifies the server against the system CAs."""
+        return self._tls_context or ssl.create_default_context()
+
+    def _login(self) -> _Login | None:
+        """Credentials when both are configured; a half-configured login is a config error."""
+        username, password = self.cfg.smtp.username, self.cfg.smtp.password
+        if username is None and password is None:
+            return None
+        if username is None or password is None:
+            missing = "password" if password is None else "username"
+            raise DeliveryError(
+                f"{self._where()}: smtp.{missing} is missing (both or neither)", retryable=False
+            )
+        try:
+            user, secret = reveal(username), reveal(password)
+        except ConfigError as err:
+            raise DeliveryError(f"{self._where()}: {err}", retryable=False) from None
+        described = f"{_describe(username)}, {_describe(password)}"
+        return _Login(user or "", secret or "", described)
+
+    def _transient_or_raise(self, err: OSError, login: _Login | None) -> str:
+        """Describe a transient fault for the retry loop; raise a final one at once."""
+        if isinstance(err, smtplib.SMTPRecipientsRefused):
+            return self._all_refused(err)
+        if isinstance(err, smtplib.SMTPResponseException):
+            return self._reply(err, login)
+        if isinstance(err, TimeoutError) or isinstance(err.__context__, TimeoutError):
+            return f"no answer within {self.cfg.smtp.timeout_seconds:g}s"  # smtplib wraps some
+        if isinstance(err, smtplib.SMTPServerDisconnected):
+            return f"connection closed by the server ({err})"
+        if isinstance(err, smtplib.SMTPNotSupportedError):
+            raise self._final(f"the server does not support it: {err}")
+        if isinstance(err, smtplib.SMTPException):  # also an OSError: decide before those
+            raise self._final(str(err))
+        if isinstance(err, ssl.SSLCertVerificationError):
+            raise self._final(f"TLS certificate not trusted ({err.verify_message})")
+        if isinstance(err, ssl.SSLError):
+            return f"TLS failed ({err.reason or err}); check smtp.ssl/starttls and the port"
+        return f"cannot connect ({err.strerror or type(err).__name__})"
+
+    def _reply(self, err: smtplib.SMTPResponseException, login: _Login | None) -> str:
+        """4xx is worth another try; 5xx is final, with a hint for a refused login."""
+        text = _reply_text(err)
+        if login is not None:
+            text = login.redact(text)
+        if 400 <= err.smtp_code < 500:
+            return f"temporary failure {text}"
+        if isinstance(err, smtplib.SMTPAuthenticationError) and login is not None:
+            raise self._final(
+                f"login refused {text}; check the SMTP username/password ({login.described})"
+            )
+        if isinstance(err, smtplib.SMTPAuthenticationError) or err.smtp_code == 530:
+            raise self._final(f"refused {text}; the server wants a login (smtp.username/password)")
+        raise self._final(f"refused {text}")
+
+    def _all_refused(self, err: smtplib.SMTPRecipientsRefused) -> str:
+        """Every recipient refused: final if all said 5xx, else worth another try."""
+        listed = _refusals(err.recipients)
+        if all(code >= 500 for code, _ in err.recipients.values()):
+            raise self._final(f"every recipient refused: {listed}")
+        return f"recipients refused for now: {listed}"
+
+    def _final(self, what: str) -> DeliveryError:
+        """A failure that trying again will not fix."""
+        return DeliveryError(f"{self._where()}: {what}", retryable=False)
+
+    def _receipt(self, mail: EmailMessage, refused: dict[str, tuple[int, bytes]]) -> Receipt:
+        """Message-ID and how many recipients took it; refused ones are named, not resent."""
+        total = len(self.recipients)
+        target = f"{mail['Message-ID']} ({total - len(refused)} of {total} recipients"
+        if refused:
+            names = _refusals(refused)
+            log.warning("%s: sent, but some recipients refused: %s", self._where(), names)
+            target += f"; refused: {names}"
+        return Receipt(self.name, target + ")")
+
+    def _where(self) -> str:
+        """`channel 'client-mail' (smtp.example.com:587)`: what failed, no secrets."""
+        return f"channel '{self.name}' ({self.cfg.smtp.host}:{self.cfg.smtp.port})"
+
+
+def build(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
+    """Factory for `CHANNEL_TYPES["email"]`."""
+    if not isinstance(cfg, EmailChannelConfig):
+        raise TypeError(f"channel '{cfg.name}' is a {cfg.type} channel, not email")
+    return EmailChannel(cfg)
+
+
+def one_line(value: str) -> str:
+    """Header text on one line: line breaks (and the spaces around them) become one space."""
+    out = value
+    for brk in _LINE_BREAKS:
+        out = out.replace(brk, "\n")
+    return " ".join(part.strip() for part in out.split("\n") if part.strip())
+
+
+def _check_address(channel: str, address: str) -> None:
+    """Refuse an address with a line break or control character: it could inject a header."""
+    if any(ord(c) < 32 or ord(c) == 127 or c in _LINE_BREAKS for c in address):
+        raise DeliveryError(
+            f"channel '{channel}': address {address!r} contains a line break or control character",
+            retryable=False,
+        )
+
+
+def _domain(address: str) -> str:
+    """The sender's domain for Message-IDs, ASCII (IDNA) so the header needs no encoding."""
+    domain = address.rpartition("@")[2] or "stagecast.invalid"
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "stagecast.invalid"
+
+
+def _describe(value: SecretRef | str) -> str:
+    """A reference by its name; a literal username as written (it is not a secret)."""
+    return str(value) if isinstance(value, SecretRef) else f"username '{value}'"
+
+
+def _reply_text(err: smtplib.SMTPResponseException) -> str:
+    """`(535 5.7.8 Authentication failed)` from the code and the server's words."""
+    words = err.smtp_error
+    text = words.decode("utf-8", "replace") if isinstance(words, bytes) else str(words)
+    return f"({err.smtp_code} {one_line(text)})"
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    """`a@x (550), b@y (451)`: who was refused and with which code."""
+    return ", ".join(f"{address} ({code})" for address, (code, _) in refused.items())
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """Say goodbye politely; the mail is already accepted, so a failed QUIT changes nothing."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
