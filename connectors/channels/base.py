@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +25,14 @@ class DeliveryError(Exception):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Survive pickling (Prefect moves exceptions between processes)."""
+        return (_delivery_error, (str(self), self.retryable))
+
+
+def _delivery_error(message: str, retryable: bool) -> DeliveryError:
+    return DeliveryError(message, retryable=retryable)
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,26 @@ def _email(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
     return build(cfg, ctx)
 
 
-CHANNEL_TYPES: dict[str, ChannelFactory] = {"file": _file, "email": _email}
+def _chat(module: str) -> ChannelFactory:
+    """A webhook channel's factory, imported when first used."""
+
+    def factory(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
+        built: Channel = import_module(f"connectors.channels.{module}").build(cfg, ctx)
+        return built
+
+    return factory
+
+
+# Explicit, one entry per channel `type` the config accepts.
+CHANNEL_TYPES: dict[str, ChannelFactory] = {
+    "file": _file,
+    "email": _email,
+    "slack": _chat("slack"),
+    "teams": _chat("teams"),
+    "wecom": _chat("wecom"),
+    "feishu": _chat("feishu"),
+    "dingtalk": _chat("dingtalk"),
+}
 
 
 def build_channel(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:

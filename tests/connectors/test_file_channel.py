@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
-from connectors.channels.base import ChannelContext, DeliveryError, build_channel
+from connectors.channels.base import CHANNEL_TYPES, ChannelContext, DeliveryError, build_channel
 from connectors.channels.file import FileChannel
 from stagecast.config import FileChannelConfig, SlackChannelConfig
 from stagecast.models import Message
@@ -58,8 +59,14 @@ def test_unwritable_outbox_is_a_retryable_delivery_error(tmp_path):
     assert err.value.retryable
 
 
-def test_a_channel_type_without_a_sender_fails_clearly(tmp_path):
+def test_a_channel_type_without_a_sender_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.delitem(CHANNEL_TYPES, "slack")
     cfg = SlackChannelConfig(name="team", type="slack", webhook="env:HOOK")
     with pytest.raises(DeliveryError) as err:
         build_channel(cfg, ChannelContext("acme", tmp_path))
     assert "slack" in str(err.value) and not err.value.retryable
+
+
+def test_delivery_errors_survive_pickling():
+    err = pickle.loads(pickle.dumps(DeliveryError("HTTP 503", retryable=True)))
+    assert (str(err), err.retryable) == ("HTTP 503", True)
