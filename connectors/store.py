@@ -239,6 +239,18 @@ class StateStore:
         """The snapshot stored for exactly this instant, whatever offset either was written in."""
         return self._snapshot(sa.select(snapshots.c.data).where(*_at(project, as_of)))
 
+    def history(self, project: str, until: datetime, limit: int = 400) -> list[Snapshot]:
+        """The project's snapshots up to `until` (inclusive), oldest first; the latest `limit`."""
+        query = (
+            sa.select(snapshots.c.data)
+            .where(snapshots.c.project == project, snapshots.c.as_of <= _aware(until))
+            .order_by(snapshots.c.as_of.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = list(conn.scalars(query))
+        return [snapshot_from_dict(json.loads(raw)) for raw in reversed(rows)]
+
     def emitted_at(self, project: str, as_of: datetime) -> set[str]:
         """Event ids already emitted for the snapshot at `as_of`, so a re-run emits none twice."""
         with self.engine.connect() as conn:

@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NONE
+from prefect import flow
 
-from connectors.channels.base import ChannelContext
 from connectors.store import StateStore
-from flows.delivery import DeliveryRequest, deliver
+from flows.reports import ContextFor, ReportJob, render_and_deliver, report_channels
 from flows.sync import SyncResult, publish_events, publish_risks, sync_project
 from stagecast.calendar import parse_as_of
-from stagecast.config import ChannelConfig, Config, ProjectConfig, load_config
-from stagecast.delivery import stale_task_sources
+from stagecast.config import ChannelConfig, ProjectConfig, load_config
 from stagecast.evaluate import calendar_for
-from stagecast.models import Message, Snapshot
+from stagecast.models import Snapshot
 from stagecast.output import ProjectRun, run_json
 from stagecast.reports.context import daily_update_context
-from stagecast.reports.render import render_report
 
 KIND = "daily_update"
-
-
-def template_dirs(config: Config, project: ProjectConfig) -> list[Path]:
-    """The project's templates over the top-level folder over the packaged ones."""
-    return [d for d in (project.templates, config.templates) if d is not None]
-
-
-def report_channels(project: ProjectConfig, kind: str, only: str | None) -> list[ChannelConfig]:
-    """The channels a report goes to, or just `--channel`."""
-    if only is not None:
-        return [project.channel(only)]
-    rule = project.reports.by_kind().get(kind)
-    return [project.channel(name) for name in rule.channels] if rule else []
 
 
 def since_last_update(store: StateStore, project: str, result: SyncResult) -> Snapshot | None:
@@ -52,69 +32,21 @@ def since_last_update(store: StateStore, project: str, result: SyncResult) -> Sn
     return found or result.previous
 
 
-def render_for(
-    config: Config,
-    project: ProjectConfig,
-    channel: ChannelConfig,
-    snapshot: Snapshot,
-    since: Snapshot | None,
-) -> Message:
-    """The daily update in the channel's audience and language."""
-    language = channel.language or project.language
-    context = daily_update_context(
-        project,
-        snapshot,
-        since,
-        audience=channel.audience,
-        language=language,
-        calendar=calendar_for(project),
-    )
-    return render_report(
-        KIND,
-        context,
-        language=language,
-        audience=channel.audience,
-        template_dirs=template_dirs(config, project),
-    )
+def daily_context(project: ProjectConfig, result: SyncResult, since: Snapshot | None) -> ContextFor:
+    """The daily update's context for each channel's audience and language."""
+    calendar = calendar_for(project)
 
-
-@task(name="deliver-daily-update", task_run_name="daily update {project.key}", cache_policy=NONE)
-def render_and_deliver(
-    config: Config,
-    project: ProjectConfig,
-    store: StateStore,
-    result: SyncResult,
-    channels: Sequence[ChannelConfig],
-    *,
-    force: bool = False,
-    dry_run: bool = False,
-) -> list[dict[str, Any]]:
-    """Render the update per channel and deliver it; one failed channel does not stop the rest."""
-    since = since_last_update(store, project.key, result)
-    context = ChannelContext(project=project.key, outbox=config.outbox)
-    snapshot = result.snapshot
-    stale = stale_task_sources(snapshot.sources, snapshot.as_of)
-    deliveries = []
-    for channel in channels:
-        message = render_for(config, project, channel, snapshot, since)
-        request = DeliveryRequest(
-            message,
-            channel,
-            context,
-            snapshot.as_of,
-            calendar_for(project),
-            stale_sources=stale,
-            force=force,
-            dry_run=dry_run,
+    def context_for(channel: ChannelConfig, language: str) -> Any:
+        return daily_update_context(
+            project,
+            result.snapshot,
+            since,
+            audience=channel.audience,
+            language=language,
+            calendar=calendar,
         )
-        deliveries.append(deliver(store, request))
-        if not dry_run:
-            create_markdown_artifact(
-                key=f"report-{project.key}-daily-update",
-                markdown=message.markdown,
-                description=f"{message.title} ({channel.name}, {channel.audience})",
-            )
-    return deliveries
+
+    return context_for
 
 
 def _run_name() -> str:
@@ -144,8 +76,17 @@ def daily_update_flow(
         if not dry_run:
             publish_events(result.events)
             publish_risks(result.snapshot)
-        deliveries = render_and_deliver(
-            loaded, chosen, store, result, channels, force=force, dry_run=dry_run
+        since = since_last_update(store, chosen.key, result)
+        job = ReportJob(
+            loaded,
+            chosen,
+            KIND,
+            result.snapshot,
+            channels,
+            daily_context(chosen, result, since),
+            force=force,
+            dry_run=dry_run,
         )
+        deliveries = render_and_deliver(store, job)
     run = ProjectRun(result.snapshot, () if dry_run else result.events, deliveries)
     return run_json(moment, [run], loaded.tz)

@@ -401,3 +401,32 @@ def test_concurrent_record_of_one_key_keeps_one(store: StateStore) -> None:
 def test_delivery_key_cannot_collide() -> None:
     assert delivery_key("a|b", "c", "d", "e") != delivery_key("a", "b|c", "d", "e")
     assert delivery_key("acme", "alert", "late|x%y", "team") == "acme|alert|late%7Cx%25y|team"
+
+
+def test_history_is_oldest_first_up_to_and_including_until(store):
+    for when in (
+        "2026-11-18T10:00:00+08:00",
+        "2026-11-20T10:00:00+08:00",
+        "2026-11-19T10:00:00+08:00",
+        "2026-11-21T10:00:00+08:00",
+    ):
+        store.save_sync(_history_snapshot(when), [], [])
+    found = store.history("acme", datetime.fromisoformat("2026-11-20T02:00:00+00:00"))
+    assert [s.as_of.isoformat() for s in found] == [
+        "2026-11-18T10:00:00+08:00",
+        "2026-11-19T10:00:00+08:00",
+        "2026-11-20T10:00:00+08:00",
+    ]
+    assert (
+        store.history("acme", datetime.fromisoformat("2026-11-21T10:00:00+08:00"), limit=1)[
+            0
+        ].as_of.isoformat()
+        == "2026-11-21T10:00:00+08:00"
+    )
+    assert store.history("other", datetime.fromisoformat("2026-11-21T10:00:00+08:00")) == []
+
+
+def _history_snapshot(when: str) -> Snapshot:
+    return Snapshot(
+        "acme", datetime.fromisoformat(when), (), (), (), (), (), Progress(0, 0, None), ()
+    )

@@ -1,0 +1,97 @@
+"""Rendering a report for each of its channels and delivering it: shared by every report flow.
+
+A report kind knows how to build its context for one channel (audience and language); this
+module does the rest the same way for all kinds: render, decide and deliver through the
+ledger, and show the rendering as a markdown artifact in the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+
+from connectors.channels.base import ChannelContext
+from connectors.store import StateStore
+from flows.delivery import DeliveryRequest, deliver
+from stagecast.config import ChannelConfig, Config, ProjectConfig
+from stagecast.delivery import stale_task_sources
+from stagecast.evaluate import calendar_for
+from stagecast.models import Snapshot
+from stagecast.reports.render import render_report
+
+# Builds the report's context for one channel: (channel, language) → context, or None when
+# this channel must not get this report (e.g. an internal-only risk to a client group).
+ContextFor = Callable[[ChannelConfig, str], Any]
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """One report of one kind for one project, at the moment of `snapshot`."""
+
+    config: Config
+    project: ProjectConfig
+    kind: str
+    snapshot: Snapshot
+    channels: Sequence[ChannelConfig]
+    context_for: ContextFor
+    force: bool = False
+    dry_run: bool = False
+
+
+def template_dirs(config: Config, project: ProjectConfig) -> list[Path]:
+    """The project's templates over the top-level folder over the packaged ones."""
+    return [d for d in (project.templates, config.templates) if d is not None]
+
+
+def report_channels(project: ProjectConfig, kind: str, only: str | None) -> list[ChannelConfig]:
+    """The channels a report goes to, or just `--channel`."""
+    if only is not None:
+        return [project.channel(only)]
+    rule = project.reports.by_kind().get(kind)
+    return [project.channel(name) for name in rule.channels] if rule else []
+
+
+@task(name="deliver-report", task_run_name="{job.kind} {job.project.key}", cache_policy=NONE)
+def render_and_deliver(store: StateStore, job: ReportJob) -> list[dict[str, Any]]:
+    """Render the report per channel and deliver it; one failed channel does not stop the rest."""
+    project, snapshot = job.project, job.snapshot
+    context = ChannelContext(project=project.key, outbox=job.config.outbox)
+    calendar = calendar_for(project)
+    stale = stale_task_sources(snapshot.sources, snapshot.as_of)
+    deliveries = []
+    for channel in job.channels:
+        language = channel.language or project.language
+        report = job.context_for(channel, language)
+        if report is None:
+            continue
+        message = render_report(
+            job.kind,
+            report,
+            language=language,
+            audience=channel.audience,
+            template_dirs=template_dirs(job.config, project),
+        )
+        request = DeliveryRequest(
+            message,
+            channel,
+            context,
+            snapshot.as_of,
+            calendar,
+            stale_sources=stale,
+            force=job.force,
+            dry_run=job.dry_run,
+        )
+        deliveries.append(deliver(store, request))
+        if not job.dry_run:
+            create_markdown_artifact(
+                key=f"report-{project.key}-{job.kind.replace('_', '-')}",
+                markdown=message.markdown,
+                description=f"{message.title} ({channel.name}, {channel.audience})",
+            )
+    return deliveries
