@@ -147,11 +147,31 @@ REPORT_KINDS = ("daily_update", "stage_report", "risk_alert", "charter")
 BAD_DELIVERIES = {"failed", "held"}
 
 
+RISK_CODES = (
+    "overdue",
+    "blocked",
+    "stale",
+    "unassigned",
+    "stage_late",
+    "stage_at_risk",
+    "scope_creep",
+    "missing_deliverable",
+    "source_unavailable",
+)
+
+
 @app.command()
 def report(
     kind: Annotated[str, typer.Argument(help="daily_update | stage_report | risk_alert | charter")],
     project: Annotated[str, typer.Option(help="The project (its key).")],
     config: ConfigOption = Path("stagecast.yaml"),
+    stage: Annotated[
+        str | None, typer.Option(help="stage_report: the stage (its name or key).")
+    ] = None,
+    risk: Annotated[
+        str | None,
+        typer.Option(help="risk_alert: the risk, as CODE:SUBJECT (e.g. overdue:PORTAL-12)."),
+    ] = None,
     channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
     as_of: AsOfOption = None,
     dry_run: Annotated[
@@ -164,23 +184,55 @@ def report(
     _setup_logging()
     if kind not in REPORT_KINDS:
         _fail([f"KIND: unknown report kind '{kind}' (expected one of: {', '.join(REPORT_KINDS)})"])
+    _check_report_target(kind, stage, risk)
     loaded = _load(config)
     moment = _as_of(as_of, loaded)
     chosen = _projects(loaded, project)[0]
     if channel is not None and channel not in {c.name for c in chosen.channels}:
         known = ", ".join(c.name for c in chosen.channels) or "none"
         _fail([f"--channel: unknown channel '{channel}' in {chosen.key} (channels: {known})"])
-    if kind != "daily_update":
-        _fail([f"KIND: '{kind}' reports are not available in this version yet"])
-    from flows.daily_update import daily_update_flow
-
+    common = (str(config), chosen.key)
+    options = {"as_of": moment.isoformat(), "channel": channel, "dry_run": dry_run, "force": force}
     with local_runs():
-        document = daily_update_flow(
-            str(config), chosen.key, moment.isoformat(), channel, dry_run, force
-        )
+        document = _report_flow(kind, common, stage, risk, options)
     if dry_run and not as_json:
         _print_previews(document)
     _finish(document, as_json)
+
+
+def _check_report_target(kind: str, stage: str | None, risk: str | None) -> None:
+    """--stage for stage reports, --risk CODE:SUBJECT for alerts, neither elsewhere."""
+    if kind == "stage_report" and not stage:
+        _fail(["--stage: a stage report needs the stage (its name or key)"])
+    if kind == "risk_alert":
+        code, colon, subject = (risk or "").partition(":")
+        if not colon or not subject or code not in RISK_CODES:
+            _fail([f"--risk: expected CODE:SUBJECT with CODE one of {', '.join(RISK_CODES)}"])
+    if stage and kind != "stage_report":
+        _fail([f"--stage: only for stage_report, not {kind}"])
+    if risk and kind != "risk_alert":
+        _fail([f"--risk: only for risk_alert, not {kind}"])
+
+
+def _report_flow(
+    kind: str, common: tuple[str, str], stage: str | None, risk: str | None, options: dict[str, Any]
+) -> dict[str, Any]:
+    """Run the flow of one report kind."""
+    if kind == "stage_report":
+        from flows.stage_report import stage_report_flow
+
+        return stage_report_flow(*common, stage=stage or "", **options)
+    if kind == "risk_alert":
+        from flows.risk_alert import risk_alert_flow
+
+        return risk_alert_flow(*common, risk=risk or "", **options)
+    if kind == "charter":
+        from flows.charter import charter_flow
+
+        return charter_flow(*common, **options)
+    from flows.daily_update import daily_update_flow
+
+    return daily_update_flow(*common, **options)
 
 
 @app.command("deliver-pending")

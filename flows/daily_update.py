@@ -8,13 +8,11 @@ from typing import Any
 from prefect import flow
 
 from connectors.store import StateStore
-from flows.reports import ContextFor, ReportJob, render_and_deliver, report_channels
-from flows.sync import SyncResult, publish_events, publish_risks, sync_project
-from stagecast.calendar import parse_as_of
-from stagecast.config import ChannelConfig, ProjectConfig, load_config
+from flows.reports import ContextFor, ReportRequest, run_name, run_report
+from flows.sync import SyncResult
+from stagecast.config import ChannelConfig, ProjectConfig
 from stagecast.evaluate import calendar_for
 from stagecast.models import Snapshot
-from stagecast.output import ProjectRun, run_json
 from stagecast.reports.context import daily_update_context
 
 KIND = "daily_update"
@@ -49,15 +47,12 @@ def daily_context(project: ProjectConfig, result: SyncResult, since: Snapshot | 
     return context_for
 
 
-def _run_name() -> str:
-    """`daily-update-acme-portal-2026-11-20T17:30:00+08:00`."""
-    from prefect.runtime import flow_run
-
-    params = flow_run.parameters
-    return f"daily-update-{params.get('project')}-{params.get('as_of') or 'now'}"
+def daily_contexts(project: ProjectConfig, result: SyncResult, store: StateStore) -> ContextFor:
+    """Compared with the snapshot of the last daily update sent."""
+    return daily_context(project, result, since_last_update(store, project.key, result))
 
 
-@flow(name="daily-update", flow_run_name=_run_name)
+@flow(name="daily-update", flow_run_name=run_name("daily-update"))
 def daily_update_flow(
     config: str,
     project: str,
@@ -67,26 +62,5 @@ def daily_update_flow(
     force: bool = False,
 ) -> dict[str, Any]:
     """Sync the project, then render its daily update and deliver it to the report's channels."""
-    loaded = load_config(config)
-    chosen = loaded.project(project)
-    moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
-    channels = report_channels(chosen, KIND, channel)
-    with StateStore(loaded.state) as store:
-        result = sync_project(chosen, store, moment, save=not dry_run)
-        if not dry_run:
-            publish_events(result.events)
-            publish_risks(result.snapshot)
-        since = since_last_update(store, chosen.key, result)
-        job = ReportJob(
-            loaded,
-            chosen,
-            KIND,
-            result.snapshot,
-            channels,
-            daily_context(chosen, result, since),
-            force=force,
-            dry_run=dry_run,
-        )
-        deliveries = render_and_deliver(store, job)
-    run = ProjectRun(result.snapshot, () if dry_run else result.events, deliveries)
-    return run_json(moment, [run], loaded.tz)
+    request = ReportRequest(config, project, KIND, as_of, channel, dry_run, force)
+    return run_report(request, daily_contexts)

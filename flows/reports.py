@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
@@ -19,11 +20,16 @@ from prefect.cache_policies import NONE
 from connectors.channels.base import ChannelContext
 from connectors.store import StateStore
 from flows.delivery import DeliveryRequest, deliver
-from stagecast.config import ChannelConfig, Config, ProjectConfig
+from stagecast.calendar import parse_as_of
+from stagecast.config import ChannelConfig, Config, ProjectConfig, load_config
 from stagecast.delivery import stale_task_sources
 from stagecast.evaluate import calendar_for
 from stagecast.models import Snapshot
+from stagecast.output import ProjectRun, run_json
 from stagecast.reports.render import render_report
+
+if TYPE_CHECKING:
+    from flows.sync import SyncResult
 
 # Builds the report's context for one channel: (channel, language) → context, or None when
 # this channel must not get this report (e.g. an internal-only risk to a client group).
@@ -95,3 +101,65 @@ def render_and_deliver(store: StateStore, job: ReportJob) -> list[dict[str, Any]
                 description=f"{message.title} ({channel.name}, {channel.audience})",
             )
     return deliveries
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What `stagecast report` (or a trigger) asks for: a kind for a project at a moment."""
+
+    config: str
+    project: str
+    kind: str
+    as_of: str | None = None
+    channel: str | None = None
+    dry_run: bool = False
+    force: bool = False
+
+
+# Given the project, this run's sync and the store: the context builder for each channel.
+Contexts = Callable[[ProjectConfig, "SyncResult", StateStore], ContextFor]
+
+
+def run_report(request: ReportRequest, contexts: Contexts) -> dict[str, Any]:
+    """Sync the project, then render the report and deliver it to its channels.
+
+    A dry run stores, emits and sends nothing; it previews each channel's rendering.
+    """
+    from flows.sync import publish_events, publish_risks, sync_project
+
+    loaded = load_config(request.config)
+    chosen = loaded.project(request.project)
+    moment = parse_as_of(request.as_of, loaded.tz) if request.as_of else datetime.now(loaded.tz)
+    channels = report_channels(chosen, request.kind, request.channel)
+    with StateStore(loaded.state) as store:
+        result = sync_project(chosen, store, moment, save=not request.dry_run)
+        if not request.dry_run:
+            publish_events(result.events)
+            publish_risks(result.snapshot)
+        job = ReportJob(
+            loaded,
+            chosen,
+            request.kind,
+            result.snapshot,
+            channels,
+            contexts(chosen, result, store),
+            force=request.force,
+            dry_run=request.dry_run,
+        )
+        deliveries = render_and_deliver(store, job)
+    events = () if request.dry_run else result.events
+    return run_json(moment, [ProjectRun(result.snapshot, events, deliveries)], loaded.tz)
+
+
+def run_name(kind: str) -> Callable[[], str]:
+    """Flow-run names that say kind, project and moment: `stage-report-acme-portal-…`."""
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        params = flow_run.parameters
+        what = params.get("stage") or params.get("risk") or ""
+        parts = [kind, params.get("project"), what, params.get("as_of") or "now"]
+        return "-".join(str(p) for p in parts if p)
+
+    return name

@@ -473,10 +473,10 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, payload = fake.answer(seen)
             seen.status = status
             time.sleep(fake.faults.latency + self._slowness())
-            self._send(status, headers, payload)
         finally:
-            with fake._lock:
+            with fake._lock:  # before answering: the client frees its slot on the answer
                 fake.in_flight -= 1
+        self._send(status, headers, payload)
 
     def _slowness(self) -> float:
         with self.fake._lock:

@@ -48,6 +48,8 @@ def server() -> Iterator[tuple[str, Script]]:
                 script.answers[index] if index < len(script.answers) else (200, {}, 0.0)
             )
             time.sleep(delay)
+            with script.lock:  # before answering: the client frees its slot on the answer
+                script.in_flight -= 1
             body = b'{"ok": true}'
             self.send_response(status)
             for name, value in headers.items():
@@ -55,8 +57,6 @@ def server() -> Iterator[tuple[str, Script]]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-            with script.lock:
-                script.in_flight -= 1
 
         def log_message(self, *args: object) -> None:
             pass

@@ -9,6 +9,7 @@ blocked task finished, and the Drive source back after failing.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -293,3 +294,72 @@ def scenario(language: str = "zh-CN") -> Scenario:
         baselines,
     )
     return Scenario(project, today, yesterday, calendar_for(project))
+
+
+# --- stage reports, alerts and the charter --------------------------------------------------
+
+PROBLEM_WORDS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "type": "问题",
+        "resolution": "已修复",
+        "comment": "索引已补上，查询恢复到 200ms 以内",
+        "purpose": "ACME 客户门户项目的日常沟通与进度同步",
+        "scope": "会员、积分商城与订单模块的设计与开发；不含支付网关本身",
+        "response": "工作时间内 2 小时内回复，紧急问题 30 分钟内",
+        "pm": "王磊",
+        "pm_role": "项目经理",
+        "client": "刘洋",
+        "client_role": "客户方负责人",
+    },
+    "en": {
+        "type": "Bug",
+        "resolution": "Fixed",
+        "comment": "Index added; queries back under 200ms",
+        "purpose": "Day-to-day contact and progress for the ACME Customer Portal",
+        "scope": "Design and build of membership, points mall and orders; not the payment gateway",
+        "response": "Within 2 hours in working hours; 30 minutes for urgent issues",
+        "pm": "Wang Lei",
+        "pm_role": "Project manager",
+        "client": "Liu Yang",
+        "client_role": "Client lead",
+    },
+}
+
+
+def stage_scenario(language: str = "zh-CN") -> tuple[Scenario, list[Snapshot]]:
+    """The scenario with one design task a fixed problem (type, resolution, last comment), and
+    the history a stage report reads: yesterday's snapshot."""
+    s = scenario(language)
+    w = PROBLEM_WORDS[language]
+    fixed = tuple(
+        dataclasses.replace(
+            t, type=w["type"], resolution=w["resolution"], last_comment=w["comment"]
+        )
+        if t.key == "PORTAL-10"
+        else t
+        for t in s.snapshot.tasks
+    )
+    return dataclasses.replace(s, snapshot=dataclasses.replace(s.snapshot, tasks=fixed)), [s.since]
+
+
+def charter_project(language: str = "zh-CN", cron: str = "30 17 * * mon-fri") -> ProjectConfig:
+    """The scenario's project with a charter, channels and a report schedule."""
+    w = PROBLEM_WORDS[language]
+    data = project_config(language).model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["charter"] = {
+        "purpose": w["purpose"],
+        "scope": w["scope"],
+        "response_time": w["response"],
+        "contacts": [
+            {"name": w["pm"], "role": w["pm_role"], "reach": "wanglei@example.com"},
+            {"name": w["client"], "role": w["client_role"], "reach": "+86 138 0000 0000"},
+        ],
+    }
+    data["channels"] = [{"type": "file", "name": "outbox", "audience": "client"}]
+    data["reports"] = {
+        "daily_update": {"channels": ["outbox"], "cron": cron},
+        "stage_report": {"channels": ["outbox"]},
+        "risk_alert": {"channels": ["outbox"], "min_severity": "high"},
+        "charter": {"channels": ["outbox"]},
+    }
+    return ProjectConfig.model_validate(data)
