@@ -2,7 +2,8 @@
 
 The workspace (examples/demo) holds a board export for "today" and one for "yesterday". The demo
 syncs yesterday, then runs today's daily update, so the report has real changes to tell: a
-stage that completed overnight, work added, work newly blocked.
+stage that completed overnight, work added, work newly blocked; then, as the
+`stagecast.stage.completed` event would, the completed stage's report.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def fresh_workspace(workdir: Path) -> Path:
 def run_demo(workdir: Path) -> DemoRun:
     """Sync yesterday's board, then sync today's and deliver the daily update to the outbox."""
     from flows.daily_update import daily_update_flow
+    from flows.stage_report import stage_report_flow
     from flows.sync import sync_flow
     from stagecast.config import load_config
 
@@ -49,6 +51,9 @@ def run_demo(workdir: Path) -> DemoRun:
     yesterday = sync_flow(str(config), PROJECT, YESTERDAY)
     shutil.copyfile(DEMO_SOURCE / BOARD, workdir / BOARD)
     today = daily_update_flow(str(config), PROJECT, TODAY)
+    for event in today["projects"][0]["events"]:
+        if event["type"] == "stagecast.stage.completed":  # what the event trigger does
+            stage_report_flow(str(config), PROJECT, event["stage"], TODAY)
     outbox = load_config(config).outbox
     reports = sorted(p for p in outbox.rglob("*") if p.is_file()) if outbox.exists() else []
     return DemoRun(workdir, yesterday, today, reports)

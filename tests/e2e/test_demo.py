@@ -13,8 +13,9 @@ def test_demo_runs_from_fresh_state_and_fills_the_outbox(tmp_path, run_cli):
     outbox = workdir / ".stagecast" / "outbox" / "acme-portal"
     names = sorted(str(p.relative_to(outbox)) for p in outbox.rglob("*") if p.is_file())
     assert names == [
-        f"{channel}/daily_update-2026-11-20.{ext}"
+        f"{channel}/{report}.{ext}"
         for channel in ("archive", "client-group", "team")
+        for report in ("daily_update-2026-11-20", "stage_report-design-review")
         for ext in ("html", "md")
     ]
     client = (outbox / "client-group" / "daily_update-2026-11-20.md").read_text("utf-8")
