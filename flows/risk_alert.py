@@ -13,11 +13,9 @@ from flows.sync import SyncResult
 from stagecast.config import ChannelConfig, ProjectConfig
 from stagecast.evaluate import calendar_for
 from stagecast.models import SEVERITY_RANK, RiskFlag, Snapshot
-from stagecast.reports.context import risk_alert_context
+from stagecast.reports.context import INTERNAL_CODES, risk_alert_context
 
 KIND = "risk_alert"
-# Internal matters (SPEC §7): never in a client's report.
-INTERNAL_CODES = frozenset({"stale", "unassigned", "source_unavailable"})
 log = logging.getLogger("stagecast.reports")
 
 

@@ -319,13 +319,10 @@ def daily_update_context(
         lines, today, calendar, {s.name: s for s in snapshot.stages}, by_key, before
     )
 
+    known = {**before, **by_key}
+
     def shown(flag: RiskFlag) -> bool:
-        if not client:
-            return True
-        if flag.code in INTERNAL_CODES:
-            return False
-        task = by_key.get(flag.subject) or before.get(flag.subject)
-        return not (flag.code in TASK_CODES and task is not None and is_internal(task))
+        return _shown(flag, client, known)
 
     if since is None:
         new: list[RiskFlag] = []
