@@ -6,26 +6,18 @@ from typing import Any
 
 from prefect import flow
 
-from connectors.store import StateStore
-from flows.reports import ContextFor, ReportRequest, run_name, run_report
-from flows.sync import SyncResult
-from stagecast.config import ChannelConfig, ProjectConfig
-from stagecast.evaluate import calendar_for
+from flows.reports import ReportRequest, Scene, run_name, run_report
+from stagecast.config import ChannelConfig
 from stagecast.reports.context import charter_context
 
 KIND = "charter"
 
 
-def charter_contexts(project: ProjectConfig, result: SyncResult, store: StateStore) -> ContextFor:
+def charter_context_for(scene: Scene, channel: ChannelConfig, language: str) -> Any:
     """The charter depends on the config only: purpose, hours, cadence, contacts."""
-    calendar = calendar_for(project)
-
-    def context_for(channel: ChannelConfig, language: str) -> Any:
-        return charter_context(
-            project, audience=channel.audience, language=language, calendar=calendar
-        )
-
-    return context_for
+    return charter_context(
+        scene.project, audience=channel.audience, language=language, calendar=scene.calendar
+    )
 
 
 @flow(name="charter", flow_run_name=run_name("charter"))
@@ -39,4 +31,4 @@ def charter_flow(
 ) -> dict[str, Any]:
     """Send the charter to each of its channels, once (the ledger's period is `once`)."""
     request = ReportRequest(config, project, KIND, as_of, channel, dry_run, force)
-    return run_report(request, charter_contexts)
+    return run_report(request, charter_context_for)

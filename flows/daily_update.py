@@ -8,10 +8,9 @@ from typing import Any
 from prefect import flow
 
 from connectors.store import StateStore
-from flows.reports import ContextFor, ReportRequest, run_name, run_report
+from flows.reports import ReportRequest, Scene, run_name, run_report
 from flows.sync import SyncResult
-from stagecast.config import ChannelConfig, ProjectConfig
-from stagecast.evaluate import calendar_for
+from stagecast.config import ChannelConfig
 from stagecast.models import Snapshot
 from stagecast.reports.context import daily_update_context
 
@@ -30,26 +29,17 @@ def since_last_update(store: StateStore, project: str, result: SyncResult) -> Sn
     return found or result.previous
 
 
-def daily_context(project: ProjectConfig, result: SyncResult, since: Snapshot | None) -> ContextFor:
-    """The daily update's context for each channel's audience and language."""
-    calendar = calendar_for(project)
-
-    def context_for(channel: ChannelConfig, language: str) -> Any:
-        return daily_update_context(
-            project,
-            result.snapshot,
-            since,
-            audience=channel.audience,
-            language=language,
-            calendar=calendar,
-        )
-
-    return context_for
-
-
-def daily_contexts(project: ProjectConfig, result: SyncResult, store: StateStore) -> ContextFor:
+def daily_context(scene: Scene, channel: ChannelConfig, language: str) -> Any:
     """Compared with the snapshot of the last daily update sent."""
-    return daily_context(project, result, since_last_update(store, project.key, result))
+    since = since_last_update(scene.store, scene.project.key, scene.result)
+    return daily_update_context(
+        scene.project,
+        scene.snapshot,
+        since,
+        audience=channel.audience,
+        language=language,
+        calendar=scene.calendar,
+    )
 
 
 @flow(name="daily-update", flow_run_name=run_name("daily-update"))
@@ -63,4 +53,4 @@ def daily_update_flow(
 ) -> dict[str, Any]:
     """Sync the project, then render its daily update and deliver it to the report's channels."""
     request = ReportRequest(config, project, KIND, as_of, channel, dry_run, force)
-    return run_report(request, daily_contexts)
+    return run_report(request, daily_context)

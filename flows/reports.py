@@ -7,9 +7,11 @@ ledger, and show the rendering as a markdown artifact in the UI.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ from prefect.cache_policies import NONE
 from connectors.channels.base import ChannelContext
 from connectors.store import StateStore
 from flows.delivery import DeliveryRequest, deliver
-from stagecast.calendar import parse_as_of
+from stagecast.calendar import WorkCalendar, parse_as_of
 from stagecast.config import ChannelConfig, Config, ProjectConfig, load_config
 from stagecast.delivery import stale_task_sources
 from stagecast.evaluate import calendar_for
@@ -30,6 +32,8 @@ from stagecast.reports.render import render_report
 
 if TYPE_CHECKING:
     from flows.sync import SyncResult
+
+log = logging.getLogger("stagecast.reports")
 
 # Builds the report's context for one channel: (channel, language) → context, or None when
 # this channel must not get this report (e.g. an internal-only risk to a client group).
@@ -116,11 +120,31 @@ class ReportRequest:
     force: bool = False
 
 
-# Given the project, this run's sync and the store: the context builder for each channel.
-Contexts = Callable[[ProjectConfig, "SyncResult", StateStore], ContextFor]
+@dataclass
+class Scene:
+    """What every report kind builds its context from: the project at this run's snapshot."""
+
+    project: ProjectConfig
+    result: SyncResult
+    store: StateStore
+    calendar: WorkCalendar
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.result.snapshot
+
+    @cached_property
+    def history(self) -> list[Snapshot]:
+        """Stored snapshots up to this one, oldest first (read once, only by kinds that ask)."""
+        return self.store.history(self.project.key, self.snapshot.as_of)
 
 
-def run_report(request: ReportRequest, contexts: Contexts) -> dict[str, Any]:
+# A report kind: its context for one channel in one language, or None when that channel must
+# not get it (an internal-only risk for a client group, a stage that does not exist).
+BuildContext = Callable[[Scene, ChannelConfig, str], Any]
+
+
+def run_report(request: ReportRequest, build: BuildContext) -> dict[str, Any]:
     """Sync the project, then render the report and deliver it to its channels.
 
     A dry run stores, emits and sends nothing; it previews each channel's rendering.
@@ -142,11 +166,13 @@ def run_report(request: ReportRequest, contexts: Contexts) -> dict[str, Any]:
             request.kind,
             result.snapshot,
             channels,
-            contexts(chosen, result, store),
+            partial(build, Scene(chosen, result, store, calendar_for(chosen))),
             force=request.force,
             dry_run=request.dry_run,
         )
         deliveries = render_and_deliver(store, job)
+    if channels and not deliveries:
+        log.warning("%s: no channel gets this %s at %s", chosen.key, request.kind, moment)
     events = () if request.dry_run else result.events
     return run_json(moment, [ProjectRun(result.snapshot, events, deliveries)], loaded.tz)
 

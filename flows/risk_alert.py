@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from prefect import flow
 
-from connectors.store import StateStore
-from flows.reports import ContextFor, ReportRequest, run_name, run_report
-from flows.sync import SyncResult
+from flows.reports import BuildContext, ReportRequest, Scene, run_name, run_report
 from stagecast.config import ChannelConfig, ProjectConfig
-from stagecast.evaluate import calendar_for
 from stagecast.models import SEVERITY_RANK, RiskFlag, Snapshot
 from stagecast.reports.context import INTERNAL_CODES, risk_alert_context
 
 KIND = "risk_alert"
-log = logging.getLogger("stagecast.reports")
 
 
 def find_risk(snapshot: Snapshot, risk: str) -> RiskFlag | None:
@@ -34,36 +29,24 @@ def alert_wanted(project: ProjectConfig, flag: RiskFlag, channel: ChannelConfig)
     return SEVERITY_RANK[flag.severity] <= SEVERITY_RANK[floor]
 
 
-def risk_contexts(risk: str) -> Any:
-    """The alert's context per channel that should hear about this risk."""
+def risk_context(risk: str) -> BuildContext:
+    """The alert of one raised risk (`CODE:SUBJECT`), for the channels that should hear it."""
 
-    def contexts(project: ProjectConfig, result: SyncResult, store: StateStore) -> ContextFor:
-        snapshot = result.snapshot
-        flag = find_risk(snapshot, risk)
-        if flag is None:
-            log.warning(
-                "%s: risk %s is not raised at %s: nothing sent", project.key, risk, snapshot.as_of
-            )
-            return lambda channel, language: None
-        history = store.history(project.key, snapshot.as_of)
-        calendar = calendar_for(project)
+    def build(scene: Scene, channel: ChannelConfig, language: str) -> Any:
+        flag = find_risk(scene.snapshot, risk)
+        if flag is None or not alert_wanted(scene.project, flag, channel):
+            return None
+        return risk_alert_context(
+            scene.project,
+            scene.snapshot,
+            flag,
+            scene.history,
+            audience=channel.audience,
+            language=language,
+            calendar=scene.calendar,
+        )
 
-        def context_for(channel: ChannelConfig, language: str) -> Any:
-            if not alert_wanted(project, flag, channel):
-                return None
-            return risk_alert_context(
-                project,
-                snapshot,
-                flag,
-                history,
-                audience=channel.audience,
-                language=language,
-                calendar=calendar,
-            )
-
-        return context_for
-
-    return contexts
+    return build
 
 
 @flow(name="risk-alert", flow_run_name=run_name("risk-alert"))
@@ -78,4 +61,4 @@ def risk_alert_flow(
 ) -> dict[str, Any]:
     """Sync the project, then alert the alert's channels to one raised risk (`CODE:SUBJECT`)."""
     request = ReportRequest(config, project, KIND, as_of, channel, dry_run, force)
-    return run_report(request, risk_contexts(risk))
+    return run_report(request, risk_context(risk))

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from prefect import flow
 
-from connectors.store import StateStore
-from flows.reports import ContextFor, ReportRequest, run_name, run_report
-from flows.sync import SyncResult
-from stagecast.config import ChannelConfig, ProjectConfig
-from stagecast.evaluate import calendar_for
+from flows.reports import BuildContext, ReportRequest, Scene, run_name, run_report
+from stagecast.config import ChannelConfig
 from stagecast.models import Snapshot
 from stagecast.reports.context import stage_report_context
 
 KIND = "stage_report"
-log = logging.getLogger("stagecast.reports")
 
 
 def stage_key(snapshot: Snapshot, stage: str) -> str | None:
@@ -27,36 +22,24 @@ def stage_key(snapshot: Snapshot, stage: str) -> str | None:
     return None
 
 
-def stage_contexts(stage: str) -> Any:
-    """The stage report's context per channel, with the project's history for the span."""
+def stage_context(stage: str) -> BuildContext:
+    """The report of one stage (by name or key), with the project's history for its span."""
 
-    def contexts(project: ProjectConfig, result: SyncResult, store: StateStore) -> ContextFor:
-        snapshot = result.snapshot
-        key = stage_key(snapshot, stage)
+    def build(scene: Scene, channel: ChannelConfig, language: str) -> Any:
+        key = stage_key(scene.snapshot, stage)
         if key is None:
-            log.warning(
-                "%s has no stage %r at %s: nothing sent", project.key, stage, snapshot.as_of
-            )
-            return lambda channel, language: None
-        history = [
-            s for s in store.history(project.key, snapshot.as_of) if s.as_of < snapshot.as_of
-        ]
-        calendar = calendar_for(project)
+            return None
+        return stage_report_context(
+            scene.project,
+            scene.snapshot,
+            key,
+            scene.history,
+            audience=channel.audience,
+            language=language,
+            calendar=scene.calendar,
+        )
 
-        def context_for(channel: ChannelConfig, language: str) -> Any:
-            return stage_report_context(
-                project,
-                snapshot,
-                key,
-                history,
-                audience=channel.audience,
-                language=language,
-                calendar=calendar,
-            )
-
-        return context_for
-
-    return contexts
+    return build
 
 
 @flow(name="stage-report", flow_run_name=run_name("stage-report"))
@@ -71,4 +54,4 @@ def stage_report_flow(
 ) -> dict[str, Any]:
     """Sync the project, then report on one stage to the stage report's channels."""
     request = ReportRequest(config, project, KIND, as_of, channel, dry_run, force)
-    return run_report(request, stage_contexts(stage))
+    return run_report(request, stage_context(stage))
