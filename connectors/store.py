@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, get_args
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -25,24 +25,13 @@ from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 
+from stagecast.ledger import LEDGER_STATES, LedgerStatus, may_move
 from stagecast.models import Snapshot
 from stagecast.serialize import snapshot_from_dict, snapshot_to_dict
 
 DEFAULT_URL = "sqlite:///.stagecast/state.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
-LedgerStatus = Literal[
-    "deferred",
-    "awaiting_approval",
-    "approved",
-    "rejected",
-    "sending",
-    "sent",
-    "failed",
-    "held",
-    "expired",
-]
-LEDGER_STATES: frozenset[str] = frozenset(get_args(LedgerStatus))
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _WRITE = "stagecast_write"  # execution option: take SQLite's write lock at BEGIN
@@ -124,6 +113,7 @@ deliveries = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("receipt", sa.Text, nullable=True),
+    sa.Column("flow_run", sa.Text, nullable=True),
     sa.UniqueConstraint("key", name="uq_deliveries_key"),
     sa.Index("ix_deliveries_status", "status"),
 )
@@ -173,6 +163,7 @@ class LedgerEntry:
     decided_at: datetime | None = None
     reason: str | None = None
     receipt: str | None = None
+    flow_run: str | None = None  # the Prefect run that recorded it (and waits on its approval)
     created_at: datetime = field(default_factory=_now)
     updated_at: datetime = field(default_factory=_now)
 
@@ -349,7 +340,8 @@ class StateStore:
         """Move a delivery to `status`, updating `fields` too.
 
         With `expect`, the move happens only from those states (else `LedgerConflict`), so two
-        workers cannot both claim a delivery for sending.
+        workers cannot both claim a delivery for sending. A move the ledger's rules do not allow
+        (`stagecast.ledger.TRANSITIONS`) is a `LedgerConflict` too.
         """
         values = {**_ledger_fields(fields), "status": _check_status(status), "updated_at": _now()}
         allowed = {expect} if isinstance(expect, str) else expect
@@ -360,6 +352,8 @@ class StateStore:
                 raise KeyError(f"no delivery {id!r}")
             if allowed is not None and current not in allowed:
                 raise LedgerConflict(f"delivery {id} is {current}, not {'/'.join(allowed)}")
+            if not may_move(current, status):
+                raise LedgerConflict(f"delivery {id} cannot go from {current} to {status}")
             conn.execute(deliveries.update().where(where).values(values))
             return _entry(conn.execute(sa.select(deliveries).where(where)).one())
 

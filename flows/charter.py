@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.states import State
 
 from flows.reports import ReportRequest, Scene, run_name, run_report
+from flows.runtime import finish
 from stagecast.config import ChannelConfig
+from stagecast.output import RunResult
 from stagecast.reports.context import charter_context
 
 KIND = "charter"
@@ -28,7 +31,7 @@ def charter_flow(
     channel: str | None = None,
     dry_run: bool = False,
     force: bool = False,
-) -> dict[str, Any]:
+) -> RunResult | State:
     """Send the charter to each of its channels, once (the ledger's period is `once`)."""
     request = ReportRequest(config, project, KIND, as_of, channel, dry_run, force)
-    return run_report(request, charter_context_for)
+    return finish(run_report(request, charter_context_for))

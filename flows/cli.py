@@ -23,9 +23,11 @@ from rich.logging import RichHandler
 from rich.progress import Progress
 from rich.table import Table
 
-from flows.runtime import local_runs
+from flows.runtime import local_runs, run_flow
 from stagecast.calendar import parse_as_of
 from stagecast.config import Config, ConfigError, ProjectConfig, load_config
+from stagecast.ledger import BAD_OUTCOMES, LEDGER_STATES
+from stagecast.output import RunResult, pending_json, run_json
 
 app = typer.Typer(
     help="Keeps a delivery team's clients informed: sync boards, compute progress and risks.",
@@ -139,12 +141,11 @@ def sync(
     from flows.sync import sync_flow
 
     with local_runs(), _progress(len(chosen), "syncing"):
-        document = sync_flow(str(config), project, moment.isoformat())
-    _finish(document, as_json)
+        result = run_flow(sync_flow, str(config), project, moment.isoformat())
+    _finish(_document(result, loaded), as_json)
 
 
 REPORT_KINDS = ("daily_update", "stage_report", "risk_alert", "charter")
-BAD_DELIVERIES = {"failed", "held"}
 
 
 RISK_CODES = (
@@ -194,7 +195,7 @@ def report(
     common = (str(config), chosen.key)
     options = {"as_of": moment.isoformat(), "channel": channel, "dry_run": dry_run, "force": force}
     with local_runs():
-        document = _report_flow(kind, common, stage, risk, options)
+        document = _document(_report_flow(kind, common, stage, risk, options), loaded)
     if dry_run and not as_json:
         _print_previews(document)
     _finish(document, as_json)
@@ -216,23 +217,33 @@ def _check_report_target(kind: str, stage: str | None, risk: str | None) -> None
 
 def _report_flow(
     kind: str, common: tuple[str, str], stage: str | None, risk: str | None, options: dict[str, Any]
-) -> dict[str, Any]:
+) -> RunResult:
     """Run the flow of one report kind."""
     if kind == "stage_report":
         from flows.stage_report import stage_report_flow
 
-        return stage_report_flow(*common, stage=stage or "", **options)
+        return run_flow(stage_report_flow, *common, stage=stage or "", **options)
     if kind == "risk_alert":
         from flows.risk_alert import risk_alert_flow
 
-        return risk_alert_flow(*common, risk=risk or "", **options)
+        return run_flow(risk_alert_flow, *common, risk=risk or "", **options)
     if kind == "charter":
         from flows.charter import charter_flow
 
-        return charter_flow(*common, **options)
+        return run_flow(charter_flow, *common, **options)
     from flows.daily_update import daily_update_flow
 
-    return daily_update_flow(*common, **options)
+    return run_flow(daily_update_flow, *common, **options)
+
+
+def _zones(config: Config) -> dict[str, Any]:
+    """Each project's timezone, for the moments the JSON shows in the client's zone."""
+    return {p.key: p.tz for p in config.projects}
+
+
+def _document(result: RunResult, config: Config) -> dict[str, Any]:
+    """The SPEC's JSON document of a run."""
+    return run_json(result, config.tz, _zones(config))
 
 
 @app.command("deliver-pending")
@@ -248,7 +259,8 @@ def deliver_pending_command(
     from flows.deliver_pending import deliver_pending_flow
 
     with local_runs():
-        document = deliver_pending_flow(str(config), moment.isoformat())
+        result = run_flow(deliver_pending_flow, str(config), moment.isoformat())
+    document = pending_json(result, loaded.tz, _zones(loaded))
     if as_json:
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     else:
@@ -256,7 +268,7 @@ def deliver_pending_command(
             stdout.print(f"{d['id']}  {d['report']} → {d['channel']}: {d['status']}", markup=False)
         if not document["deliveries"]:
             stdout.print("nothing is due", markup=False)
-    if any(d["status"] in BAD_DELIVERIES for d in document["deliveries"]):
+    if result.problems:
         raise typer.Exit(1)
 
 
@@ -269,7 +281,7 @@ def deliveries(
     """List the delivery ledger with ids, oldest first."""
     _setup_logging()
     loaded = _load(config)
-    from connectors.store import LEDGER_STATES, StateStore
+    from connectors.store import StateStore
 
     if status is not None and status not in LEDGER_STATES:
         _fail([f"--status: unknown state '{status}' (states: {', '.join(sorted(LEDGER_STATES))})"])
@@ -370,9 +382,10 @@ def demo(
     stderr.print(f"Building the demo workspace in {workdir} …", highlight=False)
     with local_runs():
         run = run_demo(workdir)
+    today = _document(run.today, load_config(run.workdir / "stagecast.yaml"))
     stdout.print(f"stagecast demo: synced the board as of {YESTERDAY}, then as of {TODAY}")
-    _print_summary(run.today)
-    for project in run.today["projects"]:
+    _print_summary(today)
+    for project in today["projects"]:
         for event in project["events"]:
             about = event.get("stage") or f"{event.get('code')} {event.get('subject')}"
             stdout.print(f"  event {event['type']}: {about}", markup=False)
@@ -382,7 +395,7 @@ def demo(
     elapsed = time.perf_counter() - started
     config = _shown(run.workdir / "stagecast.yaml")
     stdout.print(f"Done in {elapsed:.1f} s. The demo's config: {config}", soft_wrap=True)
-    _finish(run.today, as_json=None)
+    _finish(today, as_json=None)
 
 
 def _shown(path: Path) -> str:
@@ -401,7 +414,7 @@ def _finish(document: dict[str, Any], as_json: bool | None) -> None:
         _print_summary(document)
     projects = document["projects"]
     sources_ok = all(s["ok"] for p in projects for s in p["sources"])
-    delivered = all(d["status"] not in BAD_DELIVERIES for p in projects for d in p["deliveries"])
+    delivered = all(d["status"] not in BAD_OUTCOMES for p in projects for d in p["deliveries"])
     if not (sources_ok and delivered):
         raise typer.Exit(1)
 

@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from prefect import flow
+from prefect.states import State
 
 from connectors.store import StateStore
 from flows.reports import ReportRequest, Scene, run_name, run_report
+from flows.runtime import finish
 from flows.sync import SyncResult
 from stagecast.config import ChannelConfig
 from stagecast.models import Snapshot
+from stagecast.output import RunResult
 from stagecast.reports.context import daily_update_context
 
 KIND = "daily_update"
@@ -50,7 +53,7 @@ def daily_update_flow(
     channel: str | None = None,
     dry_run: bool = False,
     force: bool = False,
-) -> dict[str, Any]:
+) -> RunResult | State:
     """Sync the project, then render its daily update and deliver it to the report's channels."""
     request = ReportRequest(config, project, KIND, as_of, channel, dry_run, force)
-    return run_report(request, daily_context)
+    return finish(run_report(request, daily_context))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from prefect import flow
+from prefect.states import State
 
 from connectors.store import StateStore
 from flows.delivery import deliver_pending
+from flows.runtime import finish
 from stagecast.calendar import parse_as_of
 from stagecast.config import load_config
+from stagecast.output import PendingRun
 
 
 def _run_name() -> str:
@@ -21,11 +23,11 @@ def _run_name() -> str:
 
 
 @flow(name="deliver-pending", flow_run_name=_run_name)
-def deliver_pending_flow(config: str, as_of: str | None = None) -> dict[str, Any]:
+def deliver_pending_flow(config: str, as_of: str | None = None) -> PendingRun | State:
     """Send what is due now: client reports whose working window opened, approved reports,
     and earlier failures; nothing outside a client's working hours."""
     loaded = load_config(config)
     moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
     with StateStore(loaded.state) as store:
         sent = deliver_pending(store, loaded, moment)
-    return {"as_of": moment.isoformat(), "deliveries": sent}
+    return finish(PendingRun(moment, sent))

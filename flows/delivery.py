@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.channels.base import ChannelContext, DeliveryError, build_channel
@@ -21,16 +21,10 @@ from stagecast.calendar import WorkCalendar
 from stagecast.config import ChannelConfig, Config, ConfigError
 from stagecast.delivery import Decision, decide, when_allowed
 from stagecast.evaluate import calendar_for
+from stagecast.ledger import PENDING, REDECIDE, SUPERSEDED, DeliveryOutcome
 from stagecast.models import Message
 
 log = logging.getLogger("stagecast.delivery")
-
-# States a re-run of the report may decide afresh (a failure, stale data, a closed window).
-REDECIDE = frozenset({"failed", "expired", "held", "deferred"})
-# What deliver-pending picks up.
-PENDING = ("deferred", "approved", "failed")
-# Unsent daily updates that a newer one for the same channel makes pointless.
-SUPERSEDED = frozenset({"deferred", "awaiting_approval", "approved", "failed", "held"})
 
 
 @dataclass(frozen=True)
@@ -57,26 +51,26 @@ class DeliveryRequest:
         )
 
 
-def delivery_json(
-    entry: LedgerEntry | None, message: Message, status: str, tz: tzinfo = UTC
-) -> dict[str, Any]:
-    """A delivery as the `--json` document shows it; `not_before` in the client's timezone."""
-    not_before = entry.not_before.astimezone(tz).isoformat() if entry and entry.not_before else None
-    return {
-        "id": entry.id if entry else None,
-        "report": message.kind,
-        "channel": entry.channel if entry else None,
-        "status": status,
-        "not_before": not_before,
-    }
+def outcome_of(entry: LedgerEntry, status: str | None = None) -> DeliveryOutcome:
+    """What a ledger entry came to, as the run reports it."""
+    return DeliveryOutcome(
+        project=entry.project,
+        report=entry.report,
+        channel=entry.channel,
+        status=status or entry.status,
+        id=entry.id,
+        not_before=entry.not_before,
+        error=entry.last_error,
+    )
 
 
-def deliver(store: StateStore, request: DeliveryRequest) -> dict[str, Any]:
+def deliver(store: StateStore, request: DeliveryRequest) -> DeliveryOutcome:
     """Record, decide and (when allowed) send one delivery."""
     message = request.message
     if request.dry_run:
-        shown = delivery_json(None, message, "dry_run")
-        return {**shown, "channel": request.channel.name, "preview": message.markdown}
+        return DeliveryOutcome(
+            message.project, message.kind, request.channel.name, "dry_run", preview=message.markdown
+        )
     decision = request.decision()
     fresh = _entry_for(request, decision)
     entry = store.record_delivery(fresh)
@@ -85,12 +79,11 @@ def deliver(store: StateStore, request: DeliveryRequest) -> dict[str, Any]:
     else:
         redone = _redecide(store, entry, request, decision)
         if redone is None:
-            status = "duplicate" if entry.status == "sent" else entry.status
-            return delivery_json(entry, message, status, request.calendar.tz)
+            return outcome_of(entry, "duplicate" if entry.status == "sent" else None)
         entry = redone
     if entry.status != "sending":
         _explain(entry, decision)
-        return delivery_json(entry, message, entry.status, request.calendar.tz)
+        return outcome_of(entry)
     return send_entry(store, entry, request.channel, request.context, message)
 
 
@@ -169,7 +162,7 @@ def send_entry(
     channel: ChannelConfig,
     context: ChannelContext,
     message: Message,
-) -> dict[str, Any]:
+) -> DeliveryOutcome:
     """Hand a claimed (`sending`) entry's message to the channel and record what happened."""
     try:
         receipt = build_channel(channel, context).send(message)
@@ -178,11 +171,12 @@ def send_entry(
         failed = store.set_status(
             entry.id, "failed", attempts=entry.attempts + 1, last_error=str(err)
         )
-        return delivery_json(failed, message, "failed")
+        return outcome_of(failed)
     sent = store.set_status(
         entry.id, "sent", attempts=entry.attempts + 1, last_error=None, receipt=receipt.target
     )
-    return delivery_json(sent, message, "sent")
+    log.info("%s %s sent to %s (%s)", sent.report, sent.period, sent.channel, receipt.target)
+    return outcome_of(sent)
 
 
 def content_of(message: Message, as_of: datetime) -> dict[str, Any]:
@@ -216,7 +210,7 @@ def message_of(entry: LedgerEntry) -> Message:
     )
 
 
-def deliver_pending(store: StateStore, config: Config, as_of: datetime) -> list[dict[str, Any]]:
+def deliver_pending(store: StateStore, config: Config, as_of: datetime) -> list[DeliveryOutcome]:
     """Send what is due: deferred reports whose window opened, approved ones, failed ones."""
     results = []
     for status in PENDING:
@@ -229,7 +223,7 @@ def deliver_pending(store: StateStore, config: Config, as_of: datetime) -> list[
 
 def _deliver_one_pending(
     store: StateStore, config: Config, entry: LedgerEntry, as_of: datetime
-) -> dict[str, Any] | None:
+) -> DeliveryOutcome | None:
     """One pending entry: still waiting (None), or claimed and sent (or failed)."""
     message = message_of(entry)
     if entry.not_before is not None and entry.not_before > as_of:
@@ -241,7 +235,7 @@ def _deliver_one_pending(
         failed = store.set_status(
             entry.id, "failed", last_error="the project or channel is no longer configured"
         )
-        return delivery_json(failed, message, "failed")
+        return outcome_of(failed)
     decision = when_allowed(channel.audience, calendar_for(project), as_of)
     if decision.outcome == "deferred":
         if entry.status == "deferred":

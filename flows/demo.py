@@ -11,7 +11,8 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from stagecast.output import RunResult
 
 DEMO_SOURCE = Path(__file__).resolve().parents[1] / "examples" / "demo"
 PROJECT = "acme-portal"
@@ -26,8 +27,8 @@ class DemoRun:
     """What the demo did: yesterday's sync, today's daily update, and the files it wrote."""
 
     workdir: Path
-    yesterday: dict[str, Any]
-    today: dict[str, Any]
+    yesterday: RunResult
+    today: RunResult
     reports: list[Path]
 
 
@@ -42,18 +43,19 @@ def fresh_workspace(workdir: Path) -> Path:
 def run_demo(workdir: Path) -> DemoRun:
     """Sync yesterday's board, then sync today's and deliver the daily update to the outbox."""
     from flows.daily_update import daily_update_flow
+    from flows.runtime import run_flow
     from flows.stage_report import stage_report_flow
     from flows.sync import sync_flow
     from stagecast.config import load_config
 
     config = fresh_workspace(workdir)
     shutil.copyfile(workdir / HISTORY, workdir / BOARD)
-    yesterday = sync_flow(str(config), PROJECT, YESTERDAY)
+    yesterday = run_flow(sync_flow, str(config), PROJECT, YESTERDAY)
     shutil.copyfile(DEMO_SOURCE / BOARD, workdir / BOARD)
-    today = daily_update_flow(str(config), PROJECT, TODAY)
-    for event in today["projects"][0]["events"]:
-        if event["type"] == "stagecast.stage.completed":  # what the event trigger does
-            stage_report_flow(str(config), PROJECT, event["stage"], TODAY)
+    today = run_flow(daily_update_flow, str(config), PROJECT, TODAY)
+    for event in today.projects[0].events:
+        if event.type == "stagecast.stage.completed":  # what the event trigger does
+            run_flow(stage_report_flow, str(config), PROJECT, event.payload["stage"], TODAY)
     outbox = load_config(config).outbox
     reports = sorted(p for p in outbox.rglob("*") if p.is_file()) if outbox.exists() else []
     return DemoRun(workdir, yesterday, today, reports)

@@ -26,8 +26,9 @@ from stagecast.calendar import WorkCalendar, parse_as_of
 from stagecast.config import ChannelConfig, Config, ProjectConfig, load_config
 from stagecast.delivery import stale_task_sources
 from stagecast.evaluate import calendar_for
+from stagecast.ledger import DeliveryOutcome
 from stagecast.models import Snapshot
-from stagecast.output import ProjectRun, run_json
+from stagecast.output import ProjectRun, RunResult
 from stagecast.reports.render import render_report
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def report_channels(project: ProjectConfig, kind: str, only: str | None) -> list
 
 
 @task(name="deliver-report", task_run_name="{job.kind} {job.project.key}", cache_policy=NONE)
-def render_and_deliver(store: StateStore, job: ReportJob) -> list[dict[str, Any]]:
+def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcome]:
     """Render the report per channel and deliver it; one failed channel does not stop the rest."""
     project, snapshot = job.project, job.snapshot
     context = ChannelContext(project=project.key, outbox=job.config.outbox)
@@ -144,7 +145,7 @@ class Scene:
 BuildContext = Callable[[Scene, ChannelConfig, str], Any]
 
 
-def run_report(request: ReportRequest, build: BuildContext) -> dict[str, Any]:
+def run_report(request: ReportRequest, build: BuildContext) -> RunResult:
     """Sync the project, then render the report and deliver it to its channels.
 
     A dry run stores, emits and sends nothing; it previews each channel's rendering.
@@ -174,7 +175,7 @@ def run_report(request: ReportRequest, build: BuildContext) -> dict[str, Any]:
     if channels and not deliveries:
         log.warning("%s: no channel gets this %s at %s", chosen.key, request.kind, moment)
     events = () if request.dry_run else result.events
-    return run_json(moment, [ProjectRun(result.snapshot, events, deliveries)], loaded.tz)
+    return RunResult(moment, [ProjectRun(result.snapshot, events, deliveries)])
 
 
 def run_name(kind: str) -> Callable[[], str]:

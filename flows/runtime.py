@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from prefect.states import State
 
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -59,3 +63,39 @@ def local_runs() -> Iterator[None]:
         finally:
             EventsWorker.drain_all(timeout=30, at_exit=False)
             APILogWorker.drain_all(timeout=30, at_exit=False)
+
+
+class Outcome(Protocol):
+    """A run's typed result that knows what went wrong (`RunResult`, `PendingRun`)."""
+
+    @property
+    def problems(self) -> list[str]: ...
+
+
+R = TypeVar("R", bound=Outcome)
+
+
+def finish(result: R) -> R | State:
+    """The flow's end: its result, or a Failed state carrying it when something went wrong.
+
+    A source that was unavailable or a report that did not reach its channel makes the run
+    Failed in the UI, with the reason on top (and the team alerted); the result still travels
+    with the state, so the CLI prints it and exits 1.
+    """
+    if not result.problems:
+        return result
+    from prefect.states import Failed
+
+    return Failed(message="; ".join(result.problems), data=result)
+
+
+def run_flow(flow: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a flow in this process and return its result, whether it ended Completed or Failed.
+
+    A crash (an exception the flow did not turn into a result) is raised as itself.
+    """
+    state = flow(*args, return_state=True, **kwargs)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    return result

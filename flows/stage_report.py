@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.states import State
 
 from flows.reports import BuildContext, ReportRequest, Scene, run_name, run_report
+from flows.runtime import finish
 from stagecast.config import ChannelConfig
 from stagecast.models import Snapshot
+from stagecast.output import RunResult
 from stagecast.reports.context import stage_report_context
 
 KIND = "stage_report"
@@ -51,7 +54,7 @@ def stage_report_flow(
     channel: str | None = None,
     dry_run: bool = False,
     force: bool = False,
-) -> dict[str, Any]:
+) -> RunResult | State:
     """Sync the project, then report on one stage to the stage report's channels."""
     request = ReportRequest(config, project, KIND, as_of, channel, dry_run, force)
-    return run_report(request, stage_context(stage))
+    return finish(run_report(request, stage_context(stage)))

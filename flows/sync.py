@@ -10,7 +10,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from prefect import flow, task
@@ -21,17 +20,19 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NONE
 from prefect.events import emit_event
+from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.sources.base import PullRequest, SourceError, build_source
 from connectors.store import SourceState, StateStore
 from flows.progress import step_done
+from flows.runtime import finish
 from stagecast.calendar import parse_as_of
 from stagecast.changes import compare, events_for
 from stagecast.config import ProjectConfig, SourceConfig, load_config
 from stagecast.evaluate import SourceOutcome, evaluate
 from stagecast.models import Changes, Event, Snapshot
-from stagecast.output import ProjectRun, risk_json, run_json
+from stagecast.output import ProjectRun, RunResult, risk_json
 
 log = logging.getLogger("stagecast.sync")
 
@@ -186,12 +187,13 @@ def sync_projects(
     flow_run_name=_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=8),
 )
-def sync_flow(config: str, project: str | None = None, as_of: str | None = None) -> dict[str, Any]:
+def sync_flow(
+    config: str, project: str | None = None, as_of: str | None = None
+) -> RunResult | State:
     """Pull every source, compute progress and risks, store the snapshot, emit the events."""
     loaded = load_config(config)
     moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
     chosen = [loaded.project(project)] if project else list(loaded.projects)
     with StateStore(loaded.state) as store:
         results = sync_projects(chosen, store, moment)
-    runs = [ProjectRun(r.snapshot, r.events) for r in results]
-    return run_json(moment, runs, loaded.tz)
+    return finish(RunResult(moment, [ProjectRun(r.snapshot, r.events) for r in results]))

@@ -2,21 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from stagecast.ledger import DeliveryOutcome
 from stagecast.models import Event, RiskFlag, Snapshot, StageProgress
 
 
 @dataclass(frozen=True)
 class ProjectRun:
-    """One project's part of a command's result."""
+    """One project's part of a run's result: its snapshot, new events and deliveries."""
 
     snapshot: Snapshot
     events: Sequence[Event] = ()
-    deliveries: Sequence[dict[str, Any]] = field(default_factory=list)
+    deliveries: Sequence[DeliveryOutcome] = field(default_factory=tuple)
+
+    @property
+    def sources_ok(self) -> bool:
+        return all(s.ok for s in self.snapshot.sources)
+
+    @property
+    def problems(self) -> list[str]:
+        """Why this project's run did not fully succeed: failing sources, undelivered reports."""
+        sources = self.snapshot.sources
+        failing = [f"source {s.name} unavailable: {s.error}" for s in sources if not s.ok]
+        undelivered = [
+            f"{d.report} to {d.channel} {d.status}" + (f": {d.error}" if d.error else "")
+            for d in self.deliveries
+            if d.bad
+        ]
+        return failing + undelivered
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a sync or report run did, per project, at one moment."""
+
+    as_of: datetime
+    projects: Sequence[ProjectRun]
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{p.snapshot.project}: {why}" for p in self.projects for why in p.problems]
+
+
+@dataclass(frozen=True)
+class PendingRun:
+    """What `deliver-pending` did at one moment."""
+
+    as_of: datetime
+    deliveries: Sequence[DeliveryOutcome]
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{d.report} to {d.channel} {d.status}" for d in self.deliveries if d.bad]
 
 
 def _moment(value: datetime | None, tz: tzinfo) -> str | None:
@@ -55,14 +96,30 @@ def risk_json(flag: RiskFlag) -> dict[str, Any]:
     }
 
 
+def delivery_json(outcome: DeliveryOutcome, tz: tzinfo) -> dict[str, Any]:
+    """A delivery as the SPEC's JSON shows it; `not_before` in the client's timezone."""
+    shown = {
+        "id": outcome.id,
+        "report": outcome.report,
+        "channel": outcome.channel,
+        "status": outcome.status,
+        "not_before": _moment(outcome.not_before, tz),
+    }
+    return shown if outcome.preview is None else {**shown, "preview": outcome.preview}
+
+
 def event_json(event: Event) -> dict[str, Any]:
     """An event's type and what it is about (the project is implied by its place)."""
     about = {k: v for k, v in event.payload.items() if k != "project"}
     return {"type": event.type, "id": event.id, **about}
 
 
-def project_json(run: ProjectRun, tz: tzinfo) -> dict[str, Any]:
-    """One project: sources, progress, stages, risks, events, deliveries."""
+def project_json(run: ProjectRun, tz: tzinfo, client_tz: tzinfo | None = None) -> dict[str, Any]:
+    """One project: sources, progress, stages, risks, events, deliveries.
+
+    Moments are in the top-level zone `tz`, except deliveries' `not_before`, which is in the
+    client's own zone (`client_tz`): it is the start of the client's working window.
+    """
     snap = run.snapshot
     return {
         "key": snap.project,
@@ -85,10 +142,27 @@ def project_json(run: ProjectRun, tz: tzinfo) -> dict[str, Any]:
         "stages": [stage_json(s) for s in snap.stages],
         "risks": [risk_json(r) for r in snap.risks],
         "events": [event_json(e) for e in run.events],
-        "deliveries": list(run.deliveries),
+        "deliveries": [delivery_json(d, client_tz or tz) for d in run.deliveries],
     }
 
 
-def run_json(as_of: datetime, runs: Sequence[ProjectRun], tz: tzinfo) -> dict[str, Any]:
-    """The whole document for one command."""
-    return {"as_of": _moment(as_of, tz), "projects": [project_json(r, tz) for r in runs]}
+def run_json(
+    result: RunResult, tz: tzinfo, zones: Mapping[str, tzinfo] | None = None
+) -> dict[str, Any]:
+    """The whole document for one command; `zones` maps project keys to their timezones."""
+    zones = zones or {}
+    return {
+        "as_of": _moment(result.as_of, tz),
+        "projects": [project_json(r, tz, zones.get(r.snapshot.project)) for r in result.projects],
+    }
+
+
+def pending_json(
+    result: PendingRun, tz: tzinfo, zones: Mapping[str, tzinfo] | None = None
+) -> dict[str, Any]:
+    """The `deliver-pending --json` document."""
+    zones = zones or {}
+    return {
+        "as_of": _moment(result.as_of, tz),
+        "deliveries": [delivery_json(d, zones.get(d.project, tz)) for d in result.deliveries],
+    }

@@ -363,11 +363,14 @@ def test_set_status_updates_fields_and_validates(store: StateStore) -> None:
     )
     assert approved.updated_at > d.updated_at
     assert approved.created_at == d.created_at
-    sent = store.set_status(d.id, "sent", expect={"approved"}, receipt="ts-1", attempts=1)
+    store.set_status(d.id, "sending", expect={"approved"})
+    sent = store.set_status(d.id, "sent", expect={"sending"}, receipt="ts-1", attempts=1)
     assert store.delivery(d.id) == sent
     assert (sent.receipt, sent.attempts, sent.content) == ("ts-1", 1, {"title": "Daily"})
     with pytest.raises(LedgerConflict):
         store.set_status(d.id, "sending", expect="approved")
+    with pytest.raises(LedgerConflict):
+        store.set_status(d.id, "sending", expect="sending")
     with pytest.raises(ValueError, match="not a ledger state"):
         store.set_status(d.id, "gone")
     with pytest.raises(TypeError, match="key"):
@@ -378,9 +381,26 @@ def test_set_status_updates_fields_and_validates(store: StateStore) -> None:
 
 
 def test_every_ledger_state_is_storable(store: StateStore) -> None:
-    d = store.record_delivery(entry())
     for status in sorted(LEDGER_STATES):
-        assert store.set_status(d.id, status, last_error=status).status == status
+        d = store.record_delivery(entry(period=status, status=status, last_error=status))
+        assert store.delivery(d.id) == d
+        assert d.status == status
+
+
+def test_moves_the_ledger_rules_forbid_are_refused(store: StateStore) -> None:
+    rejected = store.record_delivery(entry(status="awaiting_approval"))
+    store.set_status(rejected.id, "rejected", decided_by="lin")
+    with pytest.raises(LedgerConflict, match="cannot go from rejected to sending"):
+        store.set_status(rejected.id, "sending")
+    deferred = store.record_delivery(entry(period="2026-11-21"))
+    with pytest.raises(LedgerConflict, match="cannot go from deferred to sent"):
+        store.set_status(deferred.id, "sent")  # only a claimed (sending) delivery is sent
+    assert store.delivery(deferred.id).status == "deferred"
+
+
+def test_the_flow_run_behind_a_delivery_is_kept(store: StateStore) -> None:
+    d = store.record_delivery(entry(status="awaiting_approval", flow_run="0f0e-run"))
+    assert store.delivery(d.id).flow_run == "0f0e-run"
 
 
 def test_concurrent_record_of_one_key_keeps_one(store: StateStore) -> None:
