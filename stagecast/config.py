@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date, time
+from datetime import date, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from types import UnionType
@@ -354,7 +354,33 @@ def _country(value: str) -> str:
     return code
 
 
+_DURATION = re.compile(r"\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*", re.I)
+
+
+def _duration(value: object) -> timedelta:
+    """`24h`, `90m`, `2d`, `1h30m`, or a number of hours: how long something may wait."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise PydanticCustomError("duration", "a duration must be longer than zero")
+        return timedelta(hours=value)
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None or not any(match.groups()):
+        raise PydanticCustomError(
+            "duration",
+            "expected a duration like 24h, 90m, 2d or 1h30m, not {value}",
+            {"value": _quote(value) or "this"},
+        )
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    total = timedelta(days=days, hours=hours, minutes=minutes)
+    if total <= timedelta(0):
+        raise PydanticCustomError("duration", "a duration must be longer than zero")
+    return total
+
+
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Duration = Annotated[timedelta, PlainValidator(_duration)]
 RelPath = Annotated[Path, AfterValidator(_anchor)]
 TemplatesDir = Annotated[Path, AfterValidator(_anchor), AfterValidator(_existing_dir)]
 TimezoneName = Annotated[str, AfterValidator(_timezone)]
@@ -627,6 +653,7 @@ class _ChannelBase(_Model):
     name: ChannelName
     audience: Literal["client", "internal"] = "internal"
     approval: bool = False
+    approval_timeout: Duration = timedelta(hours=24)
     mention: list[NonEmpty] = Field(default_factory=list)
     language: Language | None = None
     proxy: ProxyUrl | None = None

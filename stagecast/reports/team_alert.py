@@ -1,0 +1,104 @@
+"""The team alert: what the delivery team must hear about the machinery itself (SPEC §8–9).
+
+Not a client report: a run that failed or crashed, a client report whose approval expired.
+Always internal, in the channel's language, with a link to the run in the Prefect UI where
+there is one. Facts only; the templates say them in each language.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from stagecast.calendar import WorkCalendar
+from stagecast.config import ProjectConfig
+from stagecast.reports.escape import one_line, safe_url
+
+__all__ = ["RunProblem", "TeamAlert", "WaitedTooLong", "team_alert_context"]
+
+KIND = "team_alert"
+
+
+@dataclass(frozen=True)
+class RunProblem:
+    """A Prefect run that ended Failed or Crashed, and why."""
+
+    flow: str
+    run_name: str
+    state: Literal["failed", "crashed"]
+    reason: str
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class WaitedTooLong:
+    """A client report that waited for approval longer than its channel allows."""
+
+    report: str
+    report_period: str
+    channel: str
+    delivery: str
+    waited_hours: int
+
+
+@dataclass(frozen=True)
+class TeamAlert:
+    """Everything a team alert shows; exactly one of `run` and `approval` is set."""
+
+    project_key: str
+    project_name: str
+    language: str
+    as_of: datetime
+    date: date
+    period: str
+    run: RunProblem | None = None
+    approval: WaitedTooLong | None = None
+
+
+def team_alert_context(
+    project: ProjectConfig,
+    as_of: datetime,
+    *,
+    language: str,
+    calendar: WorkCalendar,
+    run: RunProblem | None = None,
+    approval: WaitedTooLong | None = None,
+) -> TeamAlert:
+    """The alert about one failed run or one expired approval.
+
+    Its ledger period makes each alert go out once: a run's problem once a day per flow and
+    reason (a source down all day is one alert, not one per sync), an expired approval once.
+    """
+    if (run is None) == (approval is None):
+        raise ValueError("a team alert is about one run or one approval")
+    local = as_of.astimezone(calendar.tz)
+    if run is not None:
+        run = RunProblem(
+            flow=one_line(run.flow),
+            run_name=one_line(run.run_name),
+            state=run.state,
+            reason=one_line(run.reason) or "—",
+            link=safe_url(run.link) if run.link else None,
+        )
+        digest = hashlib.sha256(f"{run.flow}\n{run.reason}".encode()).hexdigest()[:10]
+        period = f"{run.state}:{run.flow}:{digest}@{local.date().isoformat()}"
+    else:
+        assert approval is not None
+        period = f"approval_expired:{approval.delivery}"
+    return TeamAlert(
+        project_key=project.key,
+        project_name=one_line(project.name),
+        language=language,
+        as_of=local,
+        date=local.date(),
+        period=period,
+        run=run,
+        approval=approval,
+    )
+
+
+def hours(waited: timedelta) -> int:
+    """Whole hours, at least 1: how an expired wait is told."""
+    return max(1, int(waited.total_seconds() // 3600))
