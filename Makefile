@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # Some machines list local package folders that do not exist; pip warns once per package.
 PIP_NOISE := is ignored: it is neither a file nor a directory
+PIP_VERSION := 25.3
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
@@ -15,8 +16,11 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 install: $(STAMP)
 
-$(STAMP): requirements-dev.lock pyproject.toml
+$(STAMP): requirements-dev.lock requirements-pip.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# pip itself first: older pips pick the newest release for a pinned package's extras
+	# (prefect asks for sqlalchemy[asyncio]) and then refuse it in hash mode.
+	$(PIP) --require-hashes -r requirements-pip.lock 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	$(PIP) --require-hashes -r requirements-dev.lock 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	$(PIP) --no-deps -e . 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	touch $(STAMP)
@@ -36,6 +40,7 @@ demo: install
 
 # Re-lock after changing dependencies in pyproject.toml (needs uv: pip install uv).
 lock:
+	printf 'pip==$(PIP_VERSION)\n' | uv pip compile - --python-version 3.11 --generate-hashes -o requirements-pip.lock
 	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 

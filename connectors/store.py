@@ -323,14 +323,17 @@ class StateStore:
         return None if row is None else _entry(row)
 
     def deliveries(
-        self, status: str | None = None, project: str | None = None
+        self, status: str | None = None, project: str | None = None, flow_run: str | None = None
     ) -> list[LedgerEntry]:
-        """Deliveries, oldest first, optionally only those in one state or of one project."""
+        """Deliveries, oldest first; optionally only those in one state, of one project, or
+        recorded by one Prefect flow run."""
         query = sa.select(deliveries).order_by(deliveries.c.created_at, deliveries.c.id)
         if status is not None:
             query = query.where(deliveries.c.status == _check_status(status))
         if project is not None:
             query = query.where(deliveries.c.project == project)
+        if flow_run is not None:
+            query = query.where(deliveries.c.flow_run == flow_run)
         with self.engine.connect() as conn:
             return [_entry(row) for row in conn.execute(query)]
 

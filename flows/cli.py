@@ -344,7 +344,14 @@ def _decide(config: Path, id: str, *, approve: bool, by: str | None, reason: str
             _fail([f"ID: no delivery '{id}' (see `stagecast deliveries`)"])
         except LedgerConflict as err:
             _fail([f"ID: {err}; only a delivery awaiting approval can be decided"])
-    stdout.print(f"{entry.id} {entry.status} by {who}", markup=False)
+        stdout.print(f"{entry.id} {entry.status} by {who}", markup=False)
+        if entry.flow_run is not None:
+            from flows.approval import resume_waiting_run
+
+            with local_runs():
+                said = resume_waiting_run(store, entry, who)
+            if said:
+                stdout.print(said, markup=False)
 
 
 def _ledger_json(entry: Any) -> dict[str, Any]:
@@ -366,6 +373,67 @@ def _ledger_json(entry: Any) -> dict[str, Any]:
         "created_at": moment(entry.created_at),
         "updated_at": moment(entry.updated_at),
     }
+
+
+NameOption = Annotated[
+    str,
+    typer.Option(
+        "--name",
+        help="The deployments' name (flow/NAME): one per config served on the same server.",
+    ),
+]
+
+
+def _deployments(config: Path, name: str, pool: str | None = None) -> tuple[Config, list[Any]]:
+    """Check the config and the server, then register the deployments; exit 2 if either fails."""
+    _setup_logging()
+    loaded = _load(config)
+    from deployments.register import ServerUnavailable, check_server, ensure_process_pool, register
+
+    try:
+        api = check_server()
+        if pool is not None:
+            ensure_process_pool(pool)
+        built, registered = register(config, loaded, name, work_pool=pool)
+    except ServerUnavailable as err:
+        _fail([str(err)])
+    table = Table(title=f"stagecast deployments on {api}")
+    for column in ("deployment", "schedules", "triggers"):
+        table.add_column(column)
+    for r in registered:
+        table.add_row(r.name, ", ".join(r.schedules) or "—", str(r.triggers or "—"))
+    stderr.print(table)
+    return loaded, built
+
+
+@app.command()
+def serve(
+    config: ConfigOption = Path("stagecast.yaml"),
+    name: NameOption = "stagecast",
+) -> None:
+    """Serve every deployment from this process: schedules, event triggers, approvals, alerts.
+
+    Needs a Prefect server (PREFECT_API_URL). Runs until stopped; stopping pauses the
+    schedules until the next `serve`.
+    """
+    _, built = _deployments(config, name)
+    from deployments.register import serve as serve_deployments
+
+    stderr.print("Serving; runs show in the Prefect UI. Stop with Ctrl-C.", highlight=False)
+    serve_deployments(built)
+
+
+@app.command()
+def deploy(
+    pool: Annotated[str, typer.Option(help="The process work pool (created if missing).")],
+    config: ConfigOption = Path("stagecast.yaml"),
+    name: NameOption = "stagecast",
+) -> None:
+    """Register every deployment on a process work pool, for `prefect worker start --pool`."""
+    _deployments(config, name, pool)
+    stderr.print(
+        f"Registered. Start workers with: prefect worker start --pool {pool}", highlight=False
+    )
 
 
 @app.command()

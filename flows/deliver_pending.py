@@ -1,18 +1,33 @@
-"""The `deliver-pending` flow: send deferred, approved and failed deliveries that are due."""
+"""The `deliver-pending` flow (every 15 minutes when served): what is due now.
+
+- deferred client reports whose working window opened, approved reports, earlier failures;
+- client reports that waited longer than their channel's `approval_timeout` expire (the team
+  is told);
+- a daily update that was missed (the server or the serving process was down at its time) is
+  caught up, once, covering everything since the last one sent.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import date, datetime
 
 from prefect import flow
 from prefect.states import State
 
 from connectors.store import StateStore
 from flows.delivery import deliver_pending
-from flows.runtime import finish
+from flows.runtime import deployed_run, finish
+from flows.team_alert import expire_approvals
 from stagecast.calendar import parse_as_of
-from stagecast.config import load_config
+from stagecast.config import Config, ProjectConfig, load_config
+from stagecast.ledger import DeliveryOutcome
 from stagecast.output import PendingRun
+from stagecast.schedule import missed_occurrence
+
+log = logging.getLogger("stagecast.deliver_pending")
+
+DAILY = "daily_update"
 
 
 def _run_name() -> str:
@@ -22,12 +37,65 @@ def _run_name() -> str:
     return f"deliver-pending-{flow_run.parameters.get('as_of') or 'now'}"
 
 
+def recorded_days(store: StateStore, project: str) -> set[date]:
+    """The days a daily update of the project is in the ledger for (sent or not)."""
+    days = set()
+    for d in store.deliveries(project=project):
+        if d.report == DAILY:
+            try:
+                days.add(date.fromisoformat(d.period))
+            except ValueError:
+                continue
+    return days
+
+
+def missed_updates(
+    store: StateStore, config: Config, as_of: datetime
+) -> list[tuple[ProjectConfig, datetime]]:
+    """Projects whose latest daily update is due but was never made, with its occurrence."""
+    missed = []
+    for project in config.projects:
+        rule = project.reports.daily_update
+        if rule is None or rule.cron is None:
+            continue
+        due = missed_occurrence(rule.cron, project.tz, as_of, recorded_days(store, project.key))
+        if due is not None:
+            missed.append((project, due))
+    return missed
+
+
+def catch_up(config: str, project: ProjectConfig, due: datetime) -> list[DeliveryOutcome]:
+    """Make the missed update: as its own daily-update run when served, else right here."""
+    log.warning("%s: the daily update due %s was missed; catching up", project.key, due)
+    run = deployed_run()
+    if run is not None:
+        from prefect.deployments import run_deployment
+        from prefect.runtime import deployment
+
+        run_deployment(
+            f"daily-update/{deployment.name}",
+            parameters={"config": config, "project": project.key, "due": due.isoformat()},
+            timeout=0,
+            as_subflow=False,
+        )
+        return []
+    from flows.daily_update import daily_context
+    from flows.reports import ReportRequest, run_report
+
+    request = ReportRequest(config, project.key, DAILY, period_date=due.date())
+    return [d for p in run_report(request, daily_context).projects for d in p.deliveries]
+
+
 @flow(name="deliver-pending", flow_run_name=_run_name)
 def deliver_pending_flow(config: str, as_of: str | None = None) -> PendingRun | State:
-    """Send what is due now: client reports whose working window opened, approved reports,
-    and earlier failures; nothing outside a client's working hours."""
+    """Send what is due now (nothing outside a client's working hours), expire reports that
+    waited too long for approval, and catch up a missed daily update."""
     loaded = load_config(config)
     moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
     with StateStore(loaded.state) as store:
-        sent = deliver_pending(store, loaded, moment)
-    return finish(PendingRun(moment, sent))
+        outcomes = expire_approvals(store, loaded, moment)
+        outcomes += deliver_pending(store, loaded, moment)
+        missed = missed_updates(store, loaded, moment)
+    for project, due in missed:
+        outcomes += catch_up(config, project, due)
+    return finish(PendingRun(moment, outcomes))

@@ -39,6 +39,7 @@ class DeliveryRequest:
     stale_sources: Sequence[str] = ()
     force: bool = False
     dry_run: bool = False
+    flow_run: str | None = None  # the deployed run that would wait on an approval
 
     def decision(self) -> Decision:
         """Freshness, approval, then quiet hours."""
@@ -100,6 +101,7 @@ def _entry_for(request: DeliveryRequest, decision: Decision) -> LedgerEntry:
         not_before=decision.not_before,
         last_error=decision.reason if decision.outcome == "held" else None,
         content=content_of(message, request.as_of),
+        flow_run=request.flow_run,
     )
 
 
@@ -121,6 +123,7 @@ def _redecide(
             not_before=decision.not_before,
             last_error=decision.reason if decision.outcome == "held" else None,
             content=content_of(request.message, request.as_of),
+            flow_run=request.flow_run,
         )
     except LedgerConflict:
         return None
@@ -215,16 +218,17 @@ def deliver_pending(store: StateStore, config: Config, as_of: datetime) -> list[
     results = []
     for status in PENDING:
         for entry in store.deliveries(status=status):
-            result = _deliver_one_pending(store, config, entry, as_of)
+            result = deliver_if_due(store, config, entry, as_of)
             if result is not None:
                 results.append(result)
     return results
 
 
-def _deliver_one_pending(
+def deliver_if_due(
     store: StateStore, config: Config, entry: LedgerEntry, as_of: datetime
 ) -> DeliveryOutcome | None:
-    """One pending entry: still waiting (None), or claimed and sent (or failed)."""
+    """Send one pending entry if its time has come: None while it must still wait, else what
+    became of it (sent, failed; None too when another worker claimed it first)."""
     message = message_of(entry)
     if entry.not_before is not None and entry.not_before > as_of:
         return None

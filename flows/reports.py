@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,9 +21,13 @@ from prefect.cache_policies import NONE
 
 from connectors.channels.base import ChannelContext
 from connectors.store import StateStore
-from flows.delivery import DeliveryRequest, deliver
+from flows.approval import apply_decision, wait_for_decision
+from flows.delivery import DeliveryRequest, deliver, outcome_of
+from flows.limits import project_turn, wanted_limits
+from flows.runtime import DeployedRun, deployed_run
+from stagecast.alerts import find_risk
 from stagecast.calendar import WorkCalendar, parse_as_of
-from stagecast.config import ChannelConfig, Config, ProjectConfig, load_config
+from stagecast.config import ChannelConfig, Config, ConfigError, ProjectConfig, load_config
 from stagecast.delivery import stale_task_sources
 from stagecast.evaluate import calendar_for
 from stagecast.ledger import DeliveryOutcome
@@ -53,6 +57,7 @@ class ReportJob:
     context_for: ContextFor
     force: bool = False
     dry_run: bool = False
+    flow_run: str | None = None  # the deployed run recording it, to resume on approval
 
 
 def template_dirs(config: Config, project: ProjectConfig) -> list[Path]:
@@ -97,6 +102,7 @@ def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcom
             stale_sources=stale,
             force=job.force,
             dry_run=job.dry_run,
+            flow_run=job.flow_run,
         )
         deliveries.append(deliver(store, request))
         if not job.dry_run:
@@ -119,6 +125,7 @@ class ReportRequest:
     channel: str | None = None
     dry_run: bool = False
     force: bool = False
+    period_date: date | None = None  # a scheduled daily update's day (its cron occurrence)
 
 
 @dataclass
@@ -129,6 +136,7 @@ class Scene:
     result: SyncResult
     store: StateStore
     calendar: WorkCalendar
+    period_date: date | None = None
 
     @property
     def snapshot(self) -> Snapshot:
@@ -148,45 +156,142 @@ BuildContext = Callable[[Scene, ChannelConfig, str], Any]
 def run_report(request: ReportRequest, build: BuildContext) -> RunResult:
     """Sync the project, then render the report and deliver it to its channels.
 
-    A dry run stores, emits and sends nothing; it previews each channel's rendering.
+    A dry run stores, emits and sends nothing; it previews each channel's rendering. A run of a
+    deployment that leaves a client report awaiting approval suspends until a person decides
+    (`flows.approval`); its next execution only finishes those reports.
     """
-    from flows.sync import publish_events, publish_risks, sync_project
-
     loaded = load_config(request.config)
     chosen = loaded.project(request.project)
+    run = deployed_run()
+    if run is not None and run.resumed:
+        return finish_approvals(loaded, chosen, run)
     moment = parse_as_of(request.as_of, loaded.tz) if request.as_of else datetime.now(loaded.tz)
-    channels = report_channels(chosen, request.kind, request.channel)
-    with StateStore(loaded.state) as store:
-        result = sync_project(chosen, store, moment, save=not request.dry_run)
-        if not request.dry_run:
-            publish_events(result.events)
-            publish_risks(result.snapshot)
-        job = ReportJob(
-            loaded,
-            chosen,
-            request.kind,
-            result.snapshot,
-            channels,
-            partial(build, Scene(chosen, result, store, calendar_for(chosen))),
-            force=request.force,
-            dry_run=request.dry_run,
-        )
-        deliveries = render_and_deliver(store, job)
-    if channels and not deliveries:
-        log.warning("%s: no channel gets this %s at %s", chosen.key, request.kind, moment)
+    with project_turn(chosen.key), StateStore(loaded.state) as store:
+        result, deliveries = _sync_and_deliver(request, build, loaded, chosen, store, moment, run)
+        waiting = [store.delivery(d.id) for d in deliveries if d.status == "awaiting_approval"]
+    if run is not None and waiting:
+        wait_for_decision([e for e in waiting if e is not None])  # the run suspends here
     events = () if request.dry_run else result.events
     return RunResult(moment, [ProjectRun(result.snapshot, events, deliveries)])
 
 
+def _sync_and_deliver(
+    request: ReportRequest,
+    build: BuildContext,
+    loaded: Config,
+    chosen: ProjectConfig,
+    store: StateStore,
+    moment: datetime,
+    run: DeployedRun | None,
+) -> tuple[SyncResult, list[DeliveryOutcome]]:
+    """The report's work: sync, publish, render and deliver; tell the team of stale sources."""
+    from flows.sync import publish_events, publish_risks, summary, sync_project
+
+    channels = report_channels(chosen, request.kind, request.channel)
+    result = sync_project(
+        chosen, store, moment, save=not request.dry_run, shared=wanted_limits(loaded)
+    )
+    log.info("%s", summary(chosen.key, result))
+    if not request.dry_run:
+        publish_events(result.events)
+        publish_risks(result.snapshot)
+    scene = Scene(chosen, result, store, calendar_for(chosen), request.period_date)
+    job = ReportJob(
+        loaded,
+        chosen,
+        request.kind,
+        result.snapshot,
+        channels,
+        partial(build, scene),
+        force=request.force,
+        dry_run=request.dry_run,
+        flow_run=run.id if run is not None else None,
+    )
+    deliveries = render_and_deliver(store, job)
+    if channels and not deliveries:
+        log.warning("%s: no channel gets this %s at %s", chosen.key, request.kind, moment)
+    if any(d.status == "held" for d in deliveries) and not request.dry_run:
+        deliveries += tell_team_of_stale_sources(scene, job)
+    return result, deliveries
+
+
+def tell_team_of_stale_sources(scene: Scene, held: ReportJob) -> list[DeliveryOutcome]:
+    """A client report was held for stale data: the internal `source_unavailable` alert of each
+    stale source goes to the project's internal channels instead (SPEC §8)."""
+    from flows.risk_alert import risk_context
+
+    internal = [c for c in scene.project.channels if c.audience == "internal"]
+    outcomes: list[DeliveryOutcome] = []
+    for name in stale_task_sources(scene.snapshot.sources, scene.snapshot.as_of):
+        risk = f"source_unavailable:{name}"
+        if find_risk(scene.snapshot, risk) is None:
+            continue
+        log.warning("%s: client report held; telling the team that %s is stale", held.kind, name)
+        alert = replace(
+            held,
+            kind="risk_alert",
+            channels=internal,
+            context_for=partial(risk_context(risk), scene),
+            force=False,
+        )
+        outcomes += render_and_deliver(scene.store, alert)
+    return outcomes
+
+
+def finish_approvals(loaded: Config, chosen: ProjectConfig, run: DeployedRun) -> RunResult:
+    """The execution after a person's decision: record it, send what was approved and is due.
+
+    Nothing is synced or rendered again: what is sent is what the person saw.
+    """
+    moment = datetime.now(loaded.tz)
+    with StateStore(loaded.state) as store:
+        entries = store.deliveries(project=chosen.key, flow_run=run.id)
+        waiting = [e for e in entries if e.status == "awaiting_approval"]
+        decision = wait_for_decision(waiting or entries)  # answered at once now
+        deciding = [e for e in entries if e.status in ("awaiting_approval", "approved")]
+        decided = {o.id: o for o in apply_decision(store, loaded, deciding, decision, moment)}
+        outcomes = [decided.get(e.id) or outcome_of(e) for e in entries]
+        as_of = min(
+            (e.content.get("as_of") for e in entries if e.content.get("as_of")), default=None
+        )
+        snapshot = store.snapshot_at(chosen.key, datetime.fromisoformat(as_of)) if as_of else None
+        snapshot = snapshot or store.latest_before(chosen.key, moment)
+    if snapshot is None:
+        return RunResult(moment, [])
+    return RunResult(moment, [ProjectRun(snapshot, (), outcomes)])
+
+
 def run_name(kind: str) -> Callable[[], str]:
-    """Flow-run names that say kind, project and moment: `stage-report-acme-portal-…`."""
+    """Flow-run names that say kind, project and period at a glance in the UI:
+    `daily-update-acme-portal-2026-11-20`, `stage-report-acme-portal-设计评审-2026-11-20T17:30`.
+
+    The moment is `--as-of` when given, else the time the run was scheduled for (a scheduled
+    daily update is named after the day it is for), in the project's timezone.
+    """
 
     def name() -> str:
         from prefect.runtime import flow_run
 
         params = flow_run.parameters
         what = params.get("stage") or params.get("risk") or ""
-        parts = [kind, params.get("project"), what, params.get("as_of") or "now"]
+        when = params.get("due") or params.get("as_of") or _local(
+            flow_run.scheduled_start_time, params.get("config"), params.get("project")
+        )
+        if kind == "daily-update" and when and "T" in str(when):
+            when = str(when).partition("T")[0]
+        parts = [kind, params.get("project"), what, when]
         return "-".join(str(p) for p in parts if p)
 
     return name
+
+
+def _local(moment: datetime | None, config: str | None, project: str | None) -> str | None:
+    """A moment in the project's timezone, to the minute (None when it cannot be said)."""
+    if moment is None:
+        return None
+    try:
+        zone = load_config(config).project(project).tz if config and project else None
+    except (ConfigError, OSError):  # a name never fails the run; the run reports a bad config
+        zone = None
+    local = moment.astimezone(zone) if zone else moment
+    return local.isoformat(timespec="minutes")

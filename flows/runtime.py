@@ -13,6 +13,8 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -99,3 +101,43 @@ def run_flow(flow: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+@dataclass(frozen=True)
+class DeployedRun:
+    """The flow run we are in, when a deployment started it (a schedule, a trigger, the UI).
+
+    `scheduled_for` is the moment the run was scheduled for: stable across a suspension and its
+    resumption, so a daily update keeps its period however late it runs. `resumed` is true
+    when this execution follows a person's decision on an approval.
+    """
+
+    id: str
+    scheduled_for: datetime
+    resumed: bool
+
+
+APPROVAL_PAUSE = "approval"
+
+
+def deployed_run() -> DeployedRun | None:
+    """This run, if a deployment started it; None for a CLI run or outside any flow."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    if run is None or run.deployment_id is None:
+        return None
+    scheduled = run.expected_start_time or run.start_time or datetime.now(UTC)
+    return DeployedRun(
+        id=str(run.id),
+        scheduled_for=scheduled,
+        resumed=APPROVAL_PAUSE in (run.empirical_policy.pause_keys or set()),
+    )
+
+
+def run_link(flow_run_id: str) -> str | None:
+    """The run's page in the Prefect UI (None when no UI address is known)."""
+    from prefect.utilities.urls import url_for
+
+    return url_for("flow-run", obj_id=flow_run_id)

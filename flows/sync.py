@@ -7,7 +7,7 @@ Trello card: a task per item costs milliseconds each and floods the UI.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -25,6 +25,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.sources.base import PullRequest, SourceError, build_source
 from connectors.store import SourceState, StateStore
+from flows.limits import host_slots, project_turn, wanted_limits
 from flows.progress import step_done
 from flows.runtime import finish
 from stagecast.calendar import parse_as_of
@@ -70,31 +71,51 @@ def pull_request(
 
 
 def pull_source(
-    cfg: SourceConfig, known: SourceState | None, previous: Snapshot | None, as_of: datetime
+    cfg: SourceConfig,
+    known: SourceState | None,
+    previous: Snapshot | None,
+    as_of: datetime,
+    shared: Mapping[str, int],
 ) -> SourceOutcome:
-    """Pull one source; a failure makes it unavailable for this run, never a crash."""
+    """Pull one source within its host's limits; a failure makes it unavailable for this run,
+    never a crash."""
     name = cfg.name or cfg.type
     last_ok = known.last_ok if known else None
     request = pull_request(known, previous, as_of)
+    source = build_source(cfg)
     try:
-        pull = build_source(cfg).pull(request)
+        with host_slots(cfg, source, shared):
+            pull = source.pull(request)
     except SourceError as err:
         log.warning("source %s is unavailable: %s", name, err)
         return SourceOutcome(name, cfg.type, None, str(err), last_ok)
+    log.info(
+        "source %s: %d tasks, %d documents (%s)",
+        name,
+        len(pull.tasks),
+        len(pull.documents),
+        "full read" if pull.complete else "changes since the last sync",
+    )
     return SourceOutcome(name, cfg.type, pull, None, as_of)
 
 
 def sync_project(
-    project: ProjectConfig, store: StateStore, as_of: datetime, *, save: bool = True
+    project: ProjectConfig,
+    store: StateStore,
+    as_of: datetime,
+    *,
+    save: bool = True,
+    shared: Mapping[str, int] | None = None,
 ) -> SyncResult:
     """Pull, compute, compare with the previous snapshot, store in one transaction.
 
-    With `save=False` (a dry run) nothing is written and every event counts as new.
+    With `save=False` (a dry run) nothing is written and every event counts as new. `shared`
+    sizes the global host limits a deployed run reserves slots of (`flows.limits`).
     """
     known = store.source_states(project.key)
     previous = store.latest_before(project.key, as_of)
     outcomes = [
-        pull_source(cfg, known.get(cfg.name or cfg.type), previous, as_of)
+        pull_source(cfg, known.get(cfg.name or cfg.type), previous, as_of, shared or {})
         for cfg in project.sources
     ]
     snapshot = evaluate(project, as_of, outcomes, previous, store.baselines(project.key, as_of))
@@ -127,7 +148,7 @@ def publish_events(events: Sequence[Event]) -> None:
     for event in events:
         emit_event(
             event=event.type,
-            resource={"prefect.resource.id": event.resource},
+            resource={"prefect.resource.id": event.resource, **event.labels},
             payload=dict(event.payload),
             id=UUID(event.id),
         )
@@ -145,17 +166,34 @@ def publish_risks(snapshot: Snapshot) -> None:
 
 
 @task(name="sync-project", task_run_name="sync {project.key}", cache_policy=NONE)
-def sync_project_task(project: ProjectConfig, store: StateStore, as_of: datetime) -> SyncResult:
+def sync_project_task(
+    project: ProjectConfig, store: StateStore, as_of: datetime, shared: Mapping[str, int]
+) -> SyncResult:
     """Pull one project's sources, compute its snapshot, store it and emit its new events."""
-    result = sync_project(project, store, as_of)
+    with project_turn(project.key):
+        result = sync_project(project, store, as_of, shared=shared)
     publish_events(result.events)
     publish_risks(result.snapshot)
-    snap = result.snapshot
-    step_done(
-        f"synced {project.key}: {snap.progress.total} tasks, {len(snap.risks)} risks, "
-        f"{len(result.events)} new events"
-    )
+    line = summary(project.key, result)
+    log.info("%s", line)
+    step_done(line)
     return result
+
+
+def summary(project: str, result: SyncResult) -> str:
+    """One line for the logs and the terminal: tasks, flags and new events of a sync."""
+    snap = result.snapshot
+    flags = ", ".join(f"{r.code} {r.subject}" for r in snap.risks[:8])
+    more = f" and {len(snap.risks) - 8} more" if len(snap.risks) > 8 else ""
+    events = ", ".join(
+        f"{e.type.removeprefix('stagecast.')} {e.payload.get('stage') or e.payload.get('code')}"
+        for e in result.events
+    )
+    return (
+        f"synced {project}: {snap.progress.total} tasks ({snap.progress.done} done), "
+        f"{len(snap.risks)} risks{': ' + flags + more if flags else ''}; "
+        f"{len(result.events)} new events{': ' + events if events else ''}"
+    )
 
 
 def _run_name() -> str:
@@ -167,10 +205,13 @@ def _run_name() -> str:
 
 
 def sync_projects(
-    projects: Sequence[ProjectConfig], store: StateStore, as_of: datetime
+    projects: Sequence[ProjectConfig],
+    store: StateStore,
+    as_of: datetime,
+    shared: Mapping[str, int],
 ) -> list[SyncResult]:
     """Sync projects concurrently, one task each; results in the config's order."""
-    futures = [sync_project_task.submit(p, store, as_of) for p in projects]
+    futures = [sync_project_task.submit(p, store, as_of, shared) for p in projects]
     progress = (
         create_progress_artifact(0.0, description="projects synced") if len(projects) > 3 else None
     )
@@ -195,5 +236,5 @@ def sync_flow(
     moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
     chosen = [loaded.project(project)] if project else list(loaded.projects)
     with StateStore(loaded.state) as store:
-        results = sync_projects(chosen, store, moment)
+        results = sync_projects(chosen, store, moment, wanted_limits(loaded))
     return finish(RunResult(moment, [ProjectRun(r.snapshot, r.events) for r in results]))

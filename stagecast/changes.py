@@ -89,6 +89,7 @@ def events_for(current: Snapshot, changes: Changes) -> list[Event]:
                 "severity": flag.severity,
                 "subject": flag.subject,
             },
+            labels={"stagecast.risk.severity": flag.severity, "stagecast.risk.code": flag.code},
         )
         for flag in changes.risks_raised
     )

@@ -380,7 +380,7 @@ def _duration(value: object) -> timedelta:
 
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Duration = Annotated[timedelta, PlainValidator(_duration)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 RelPath = Annotated[Path, AfterValidator(_anchor)]
 TemplatesDir = Annotated[Path, AfterValidator(_anchor), AfterValidator(_existing_dir)]
 TimezoneName = Annotated[str, AfterValidator(_timezone)]

@@ -159,12 +159,17 @@ class SourcePull:
 
 @dataclass(frozen=True)
 class Event:
-    """A Prefect event the sync emits; `id` is stable for the transition it reports."""
+    """A Prefect event the sync emits; `id` is stable for the transition it reports.
+
+    `labels` go on the event's resource beside its id, so a trigger can match them (a risk's
+    severity: only alerts a project wants start a run).
+    """
 
     id: str
     type: str
     resource: str
     payload: dict[str, str]
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

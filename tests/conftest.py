@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.runtime import apply_prefect_defaults
+from tests.prefect_server import running_server
 
 SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
 
@@ -31,13 +33,23 @@ class Outcome:
 
 
 @pytest.fixture(scope="session")
-def prefect_server():
-    """One temporary Prefect API server (and database) for the whole test run."""
-    apply_prefect_defaults()
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server(tmp_path_factory):
+    """One real `prefect server start` (own home, database and port) for the whole test run.
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    Yields its API URL; this process's Prefect client talks to it, and so do the processes the
+    tests start (their environment carries `PREFECT_API_URL`).
+    """
+    apply_prefect_defaults()
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    home = tmp_path_factory.mktemp("prefect-server")
+    with running_server(home) as api:
+        os.environ["PREFECT_API_URL"] = api
+        try:
+            with temporary_settings({PREFECT_API_URL: api}):
+                yield api
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)
 
 
 @pytest.fixture

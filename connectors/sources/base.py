@@ -31,10 +31,13 @@ class Source(Protocol):
       `request.cursor` and return `complete=False` with the changed tasks and removed ids;
       otherwise read everything and return `complete=True`. Always return the next `cursor`.
       Sources that always read everything (an export file) ignore the request.
+    - never have more than `fan_out` requests in flight at once within one pull: the flows
+      reserve that many of the host's shared slots for the pull (and may lower it to fit).
     """
 
     name: str
     type: str
+    fan_out: int
 
     def pull(self, request: PullRequest | None = None) -> SourcePull:
         """Fetch and normalise the source's current tasks."""

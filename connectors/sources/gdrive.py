@@ -388,6 +388,7 @@ class DriveSource:
     """Documents (and minutes) of one Drive folder; no tasks."""
 
     type = "gdrive"
+    fan_out = 1  # one request at a time
 
     def __init__(
         self, cfg: DriveConfig, *, policy: RetryPolicy | None = None, sleep: Sleep = time.sleep

@@ -513,6 +513,7 @@ class JiraSource:
     """
 
     type = "jira"
+    fan_out = 1  # one request at a time: pages follow each other by token
 
     def __init__(
         self,

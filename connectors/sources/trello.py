@@ -391,6 +391,7 @@ class TrelloSource:
         self.done_lists = tuple(getattr(lists, "done", None) or ())
         self.doing_lists = tuple(getattr(lists, "doing", None) or ())
         self.max_concurrency = int(getattr(cfg, "max_concurrency", None) or 8)
+        self.fan_out = self.max_concurrency  # requests of one pull side by side
         timeout = float(getattr(cfg, "timeout_seconds", None) or 30.0)
         # The config's timeout wins even over an injected policy: no request goes without one.
         self.retry = replace(retry or RetryPolicy(base_delay=1.0), timeout=timeout)
@@ -477,7 +478,7 @@ class TrelloSource:
         # Actions before cards: a change between the two shows in the cards and the cursor.
         actions = api.actions(HISTORY_ACTIONS)
         parts = _together(
-            self.max_concurrency,
+            self.fan_out,
             {"lists": api.lists, "labels": api.labels, "members": api.members, "cards": api.cards},
         )
         pull = self._normalise({**parts, "actions": _unique(actions)})
@@ -497,7 +498,7 @@ class TrelloSource:
             for a in _objects(api.actions(CHANGE_ACTIONS, since=cursor))
             if (_moment(a.get("date")) or since) > since
         ]
-        parts = _together(self.max_concurrency, {"lists": api.lists, "cards": api.cards})
+        parts = _together(self.fan_out, {"lists": api.lists, "cards": api.cards})
         changes = _Changes.read(actions, parts["cards"], parts["lists"], since)
         if len(changes.needs_history) > MAX_CARD_HISTORIES:
             logger.info("%s: %d cards changed; reading everything", self.where, len(changes.cards))
@@ -526,4 +527,4 @@ class TrelloSource:
             calls["members"] = api.members
         for card_id in changes.needs_history:
             calls[card_id] = partial(api.card_history, card_id)
-        return _together(self.max_concurrency, calls)
+        return _together(self.fan_out, calls)

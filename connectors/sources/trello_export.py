@@ -59,6 +59,7 @@ class TrelloExportSource:
     """Tasks from a board export file; reads the whole file on every pull."""
 
     type = "trello_export"
+    fan_out = 1  # one request at a time
 
     def __init__(self, cfg: TrelloExportConfig) -> None:
         self.name: str = cfg.name or self.type

@@ -287,8 +287,13 @@ def daily_update_context(
     audience: Audience,
     language: str,
     calendar: WorkCalendar,
+    for_date: date | None = None,
 ) -> DailyUpdate:
-    """The daily update of `snapshot`, against `since`: the snapshot the last one was made from."""
+    """The daily update of `snapshot`, against `since`: the snapshot the last one was made from.
+
+    `for_date` is the day a scheduled update is for (its cron occurrence), which names its
+    ledger period even when the run starts late; by default, the snapshot's own date.
+    """
     client = audience == "client"
     today = calendar.local_date(snapshot.as_of)
     by_key = _tasks_by_key(snapshot.tasks)
@@ -344,7 +349,7 @@ def daily_update_context(
         language=language,
         as_of=snapshot.as_of.astimezone(calendar.tz),
         date=today,
-        period=today.isoformat(),
+        period=(for_date or today).isoformat(),
         first_update=since is None,
         since_as_of=since.as_of.astimezone(calendar.tz) if since is not None else None,
         since_date=calendar.local_date(since.as_of) if since is not None else None,

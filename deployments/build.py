@@ -1,0 +1,152 @@
+"""The config-derived part of the deployments: schedules, triggers and parameters per project.
+
+- `sync`: every `sync.every_minutes`, one schedule per project (slug `sync-<project>`);
+- `daily-update`: each project's `reports.daily_update.cron` in the project's timezone
+  (slug `daily-update-<project>`);
+- `deliver-pending`: every 15 minutes;
+- `stage-report`: `stagecast.stage.completed` of the projects that send stage reports;
+- `risk-alert`: `stagecast.risk.raised` at or above each project's `min_severity` (the event's
+  resource carries `stagecast.risk.severity`, so a trigger never starts a run for nothing);
+- `team-alert`: `prefect.flow-run.Failed`/`Crashed` of the runs of these deployments (tagged
+  `stagecast-<name>`).
+
+Every run gets the config's absolute path as its `config` parameter: the config (and the
+secrets it names) must be readable at that path wherever the run executes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect.events import DeploymentEventTrigger
+from prefect.flows import Flow
+from prefect.schedules import Cron, Interval, Schedule
+
+from deployments.catalog import CATALOG, DELIVER_PENDING_EVERY_MINUTES, TAG, Declared
+from stagecast.alerts import alerting_severities
+from stagecast.changes import RISK_RAISED, STAGE_COMPLETED
+from stagecast.config import Config
+
+FAILED_OR_CRASHED = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+
+
+def run_tag(name: str) -> str:
+    """The tag the runs of one set of deployments carry (`stagecast-<name>`)."""
+    return f"{TAG}-{name}"
+
+
+def load_flow(entrypoint: str) -> Flow[..., Any]:
+    """The flow object an entrypoint (`module:function`) names."""
+    module, _, attribute = entrypoint.partition(":")
+    found = getattr(importlib.import_module(module), attribute)
+    if not isinstance(found, Flow):
+        raise TypeError(f"{entrypoint} is not a Prefect flow")
+    return found
+
+
+def schedules(declared: Declared, config: Config) -> list[Schedule]:
+    """The schedules of one deployment, each with a slug so re-applying updates it in place."""
+    if declared.start == "per_project_interval":
+        return [
+            Interval(
+                timedelta(minutes=p.sync.every_minutes),
+                timezone=p.timezone,
+                parameters={"project": p.key},
+                slug=f"{declared.flow}-{p.key}",
+            )
+            for p in config.projects
+        ]
+    if declared.start == "per_project_cron":
+        return [
+            Cron(
+                rule.cron,
+                timezone=p.timezone,
+                parameters={"project": p.key},
+                slug=f"{declared.flow}-{p.key}",
+            )
+            for p in config.projects
+            if (rule := p.reports.daily_update) is not None and rule.cron is not None
+        ]
+    if declared.start == "every_15_minutes":
+        every = timedelta(minutes=DELIVER_PENDING_EVERY_MINUTES)
+        return [Interval(every, timezone=config.timezone, slug=declared.flow)]
+    return []
+
+
+def triggers(declared: Declared, config: Config, name: str) -> list[DeploymentEventTrigger]:
+    """The event triggers of one deployment (empty for the scheduled ones)."""
+    if declared.flow == "stage-report":
+        keys = [p.key for p in config.projects if p.reports.stage_report is not None]
+        if not keys:
+            return []
+        return [
+            DeploymentEventTrigger(
+                name=f"{name}: stage report when a stage completes",
+                expect={STAGE_COMPLETED},
+                match={"prefect.resource.id": [f"stagecast.project.{k}.stage.*" for k in keys]},
+                parameters={
+                    "project": "{{ event.payload.project }}",
+                    "stage": "{{ event.payload.stage }}",
+                },
+            )
+        ]
+    if declared.flow == "risk-alert":
+        by_floor: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for p in config.projects:
+            if p.reports.risk_alert is not None:
+                by_floor[tuple(alerting_severities(p))].append(p.key)
+        return [
+            DeploymentEventTrigger(
+                name=f"{name}: risk alert at {'/'.join(severities)}",
+                expect={RISK_RAISED},
+                match={
+                    "prefect.resource.id": [f"stagecast.project.{k}" for k in keys],
+                    "stagecast.risk.severity": list(severities),
+                },
+                parameters={
+                    "project": "{{ event.payload.project }}",
+                    "risk": "{{ event.payload.code }}:{{ event.payload.subject }}",
+                },
+            )
+            for severities, keys in sorted(by_floor.items())
+        ]
+    if declared.flow == "team-alert":
+        return [
+            DeploymentEventTrigger(
+                name=f"{name}: tell the team when a run fails or crashes",
+                expect=FAILED_OR_CRASHED,
+                match={"prefect.resource.id": "prefect.flow-run.*"},
+                match_related={
+                    "prefect.resource.role": "tag",
+                    "prefect.resource.id": f"prefect.tag.{run_tag(name)}",
+                },
+                parameters={"flow_run_id": "{{ event.resource.id.split('.')[-1] }}"},
+            )
+        ]
+    return []
+
+
+def build_deployments(config_file: Path, config: Config, name: str) -> list[Any]:
+    """Every deployment of the catalogue for this config, ready to serve or to apply."""
+    from prefect.types.entrypoint import EntrypointType
+
+    path = str(config_file.resolve())
+    built = []
+    for declared in CATALOG:
+        # The team-alert runs are not tagged for alerts themselves: no alert about an alert.
+        tags = [TAG] if declared.flow == "team-alert" else [TAG, run_tag(name)]
+        deployment = load_flow(declared.entrypoint).to_deployment(
+            name=name,
+            description=declared.description,
+            tags=tags,
+            parameters={"config": path},
+            schedules=schedules(declared, config),
+            triggers=triggers(declared, config, name),
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        )
+        built.append(deployment)
+    return built
