@@ -64,8 +64,11 @@ def missed_updates(
     return missed
 
 
-def catch_up(config: str, project: ProjectConfig, due: datetime) -> list[DeliveryOutcome]:
-    """Make the missed update: as its own daily-update run when served, else right here."""
+def catch_up(
+    config: str, project: ProjectConfig, due: datetime, as_of: datetime
+) -> list[DeliveryOutcome]:
+    """Make the missed update, evaluated at `as_of`: as its own daily-update run when served
+    (it shows in the UI as any other), else right here."""
     log.warning("%s: the daily update due %s was missed; catching up", project.key, due)
     run = deployed_run()
     if run is not None:
@@ -82,7 +85,7 @@ def catch_up(config: str, project: ProjectConfig, due: datetime) -> list[Deliver
     from flows.daily_update import daily_context
     from flows.reports import ReportRequest, run_report
 
-    request = ReportRequest(config, project.key, DAILY, period_date=due.date())
+    request = ReportRequest(config, project.key, DAILY, as_of.isoformat(), period_date=due.date())
     return [d for p in run_report(request, daily_context).projects for d in p.deliveries]
 
 
@@ -97,5 +100,5 @@ def deliver_pending_flow(config: str, as_of: str | None = None) -> PendingRun | 
         outcomes += deliver_pending(store, loaded, moment)
         missed = missed_updates(store, loaded, moment)
     for project, due in missed:
-        outcomes += catch_up(config, project, due)
+        outcomes += catch_up(config, project, due, moment)
     return finish(PendingRun(moment, outcomes))

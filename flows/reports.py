@@ -274,8 +274,10 @@ def run_name(kind: str) -> Callable[[], str]:
 
         params = flow_run.parameters
         what = params.get("stage") or params.get("risk") or ""
-        when = params.get("due") or params.get("as_of") or _local(
-            flow_run.scheduled_start_time, params.get("config"), params.get("project")
+        when = (
+            params.get("due")
+            or params.get("as_of")
+            or _local(flow_run.scheduled_start_time, params.get("config"), params.get("project"))
         )
         if kind == "daily-update" and when and "T" in str(when):
             when = str(when).partition("T")[0]

@@ -129,6 +129,42 @@ def test_stale_data_holds_the_client_report_and_exits_1(tmp_path, run_cli):
     assert out.code == 1
     assert sent["client-group"]["status"] == "held" and sent["team"]["status"] == "sent"
     assert "held" in out.stderr
+    # Instead of the client report, the team hears that the board could not be read.
+    alert = next(d for d in out.project(key)["deliveries"] if d["report"] == "risk_alert")
+    assert (alert["channel"], alert["status"]) == ("team", "sent")
+    (told,) = [n for n in outbox(tmp_path, key, "team") if n.startswith("risk_alert")]
+    text = (tmp_path / ".stagecast" / "outbox" / key / "team" / told).read_text(encoding="utf-8")
+    assert "Source unavailable" in text and r"trello\_export · last read 19 Nov 10:00" in text
+    assert outbox(tmp_path, key, "client-group") == []
+    # Held again an hour later: the same alert is not sent twice the same day.
+    again, _ = report(run_cli, cfg, key, "2026-11-20T13:30")
+    assert again["client-group"]["status"] == "held"
+    repeat = [d for d in _.project(key)["deliveries"] if d["report"] == "risk_alert"]
+    assert [d["status"] for d in repeat] == ["duplicate"]
+
+
+def test_an_approval_nobody_gives_expires_and_the_team_is_told(tmp_path, run_cli):
+    cfg, key = workspace(tmp_path, approval=True)
+    text = cfg.read_text(encoding="utf-8").replace(
+        "approval: true}", "approval: true, approval_timeout: 2h}"
+    )
+    cfg.write_text(text, encoding="utf-8")
+    sent, _ = report(run_cli, cfg, key, "2026-11-20T10:00")
+    assert sent["client-group"]["status"] == "awaiting_approval"
+    assert pending(run_cli, cfg, "2026-11-20T11:59") == []  # 1 h 59 min: still waiting
+    done = pending(run_cli, cfg, "2026-11-20T12:00")
+    assert [(d["report"], d["channel"], d["status"]) for d in done] == [
+        ("daily_update", "client-group", "expired"),
+        ("team_alert", "team", "sent"),
+    ]
+    (told,) = [n for n in outbox(tmp_path, key, "team") if n.startswith("team_alert")]
+    text = (tmp_path / ".stagecast" / "outbox" / key / "team" / told).read_text(encoding="utf-8")
+    assert "waited 2 hours for approval; it expired and was not sent" in text
+    assert sent["client-group"]["id"] in text
+    assert pending(run_cli, cfg, "2026-11-20T14:00") == []  # told once
+    assert outbox(tmp_path, key, "client-group") == []
+    late = run_cli("approve", sent["client-group"]["id"], "-c", str(cfg))
+    assert late.code == 2 and "expired" in late.stderr
 
 
 def test_a_failed_delivery_stays_and_is_retried_by_deliver_pending(tmp_path, run_cli):
