@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import importlib
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prefect.events import DeploymentEventTrigger
 from prefect.flows import Flow
@@ -32,6 +33,13 @@ from stagecast.changes import RISK_RAISED, STAGE_COMPLETED
 from stagecast.config import Config
 
 FAILED_OR_CRASHED = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+# Intervals count from a local midnight: an hourly sync runs on the hour, deliver-pending at
+# :00, :15, :30 and :45, whenever `serve` happened to start.
+ANCHOR = datetime(2026, 1, 1)
+
+
+def _anchor(zone: str | None) -> datetime:
+    return ANCHOR.replace(tzinfo=ZoneInfo(zone or "UTC"))
 
 
 def run_tag(name: str) -> str:
@@ -54,6 +62,7 @@ def schedules(declared: Declared, config: Config) -> list[Schedule]:
         return [
             Interval(
                 timedelta(minutes=p.sync.every_minutes),
+                anchor_date=_anchor(p.timezone),
                 timezone=p.timezone,
                 parameters={"project": p.key},
                 slug=f"{declared.flow}-{p.key}",
@@ -73,7 +82,14 @@ def schedules(declared: Declared, config: Config) -> list[Schedule]:
         ]
     if declared.start == "every_15_minutes":
         every = timedelta(minutes=DELIVER_PENDING_EVERY_MINUTES)
-        return [Interval(every, timezone=config.timezone, slug=declared.flow)]
+        return [
+            Interval(
+                every,
+                anchor_date=_anchor(config.timezone),
+                timezone=config.timezone,
+                slug=declared.flow,
+            )
+        ]
     return []
 
 

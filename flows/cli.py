@@ -372,6 +372,7 @@ def _ledger_json(entry: Any) -> dict[str, Any]:
         "reason": entry.reason,
         "created_at": moment(entry.created_at),
         "updated_at": moment(entry.updated_at),
+        "flow_run": entry.flow_run,
     }
 
 
