@@ -12,7 +12,7 @@ PIP_VERSION := 25.3
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install test lint typecheck demo clean lock bench
+.PHONY: install browser test lint typecheck demo clean lock bench
 
 install: $(STAMP)
 
@@ -32,7 +32,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+# Headless Chromium and CJK fonts for the tests that look at the Prefect UI and the HTML email
+# as a person would. Best effort: where they cannot be installed those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     chromium fonts-noto-cjk >/dev/null; } || echo "chromium not installed: browser tests will skip"
+
+test: lint typecheck browser
 	$(BIN)/python -m pytest
 
 demo: install

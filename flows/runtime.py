@@ -32,10 +32,19 @@ PREFECT_DEFAULTS = {
 }
 
 
+OUR_LOGGERS = ("stagecast", "connectors", "flows")
+
+
 def apply_prefect_defaults() -> None:
-    """Set our defaults before Prefect reads its settings; the user's environment wins."""
+    """Set our defaults before Prefect reads its settings; the user's environment wins.
+
+    Our loggers speak at INFO (what was fetched, which flags, what was sent where): the run's
+    logs in the UI show it, while the terminal's handlers still show warnings only.
+    """
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    for name in OUR_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 class _QuietDrain(logging.Filter):

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -111,6 +113,13 @@ def served(tmp_path_factory, prefect_server) -> Any:
             yield Served(folder, cfg, name, keys, prefect_server)
 
 
+def artifacts_keyed(key: str) -> list[dict[str, Any]]:
+    """The artifacts stored under one key (each version), as the API returns them."""
+    with get_client(sync_client=True) as client:
+        query = {"artifacts": {"key": {"any_": [key]}}}
+        return list(client.request("POST", "/artifacts/filter", json=query).json())
+
+
 def deliveries(run_cli, served: Served, project: str) -> dict[str, dict[str, Any]]:
     out = run_cli("deliveries", "-c", str(served.config), "--json")
     rows = [r for r in out.json["deliveries"] if r["project"] == project]
@@ -145,12 +154,7 @@ def test_a_stage_completed_event_delivers_the_stage_report_in_seconds(served, ca
     assert run.state.type.value == "COMPLETED"
     assert run.name.startswith(f"stage-report-{key}-设计评审-")
     assert run.parameters["stage"] == "设计评审" and run.parameters["project"] == key
-    with get_client(sync_client=True) as client:
-        artifacts = client.request(
-            "POST",
-            "/artifacts/filter",
-            json={"artifacts": {"key": {"any_": [f"report-{key}-stage-report"]}}},
-        ).json()
+    artifacts = artifacts_keyed(f"report-{key}-stage-report")
     assert [a["flow_run_id"] for a in artifacts] == [str(run.id)]
     assert "设计评审" in artifacts[0]["data"]
     # The same event again (a re-emitted event keeps its id) starts no second run.
@@ -258,3 +262,63 @@ def test_a_failing_source_and_a_crashed_run_each_reach_the_team(served):
         timeout=120,
     )
     assert "Run crashed" in told_crashed.read_text(encoding="utf-8")
+
+
+CHROMIUM = shutil.which("chromium")
+SHOTS = Path(__file__).resolve().parents[2] / ".stagecast" / "ui"
+
+
+def open_in_chromium(url: str, screenshot: Path, workdir: Path) -> str:
+    """Render a UI page headless the way a person would see it; returns its DOM, saves a PNG.
+
+    The virtual-time budget lets the single-page app fetch and draw before the capture.
+    """
+    assert CHROMIUM is not None
+    profile = workdir / f"chromium-{uuid.uuid4().hex[:6]}"
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--window-size=1400,1000",
+            "--virtual-time-budget=10000",
+            f"--screenshot={screenshot}",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make browser)")
+def test_the_ui_shows_a_completed_daily_update_and_its_report(served):
+    key = served.keys["ui"]
+    run = wait_final(start(f"daily-update/{served.name}", project=key).id)
+    assert run.state.type.value == "COMPLETED", run.state.message
+    assert run.name.startswith(f"daily-update-{key}-")
+    (artifact,) = artifacts_keyed(f"report-{key}-daily-update")
+    ui = served.api.removesuffix("/api")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = open_in_chromium(
+        f"{ui}/v2/runs/flow-run/{run.id}", SHOTS / "daily-update-run.png", served.folder
+    )
+    assert run.name in page and "Completed" in page
+    report = open_in_chromium(
+        f"{ui}/v2/artifacts/artifact/{artifact['id']}",
+        SHOTS / "daily-update-report.png",
+        served.folder,
+    )
+    assert "项目日报" in report and "设计评审" in report
+    for shot in ("daily-update-run.png", "daily-update-report.png"):
+        assert (SHOTS / shot).stat().st_size > 20_000  # a rendered page, not a blank one
