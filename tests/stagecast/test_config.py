@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -654,3 +654,35 @@ def test_models_can_be_built_in_code(tmp_path: Path) -> None:
 )
 def test_slugify(name: str, slug: str) -> None:
     assert slugify(name) == slug
+
+
+def test_approval_timeout_reads_like_a_person_writes_it(tmp_path: Path) -> None:
+    def timeout(value: str) -> timedelta:
+        text = edit(
+            "        audience: client\n",
+            "        audience: client\n        approval: true\n"
+            f"        approval_timeout: {value}\n",
+        )
+        (tmp_path / "board.json").write_text("{}")
+        return parse_config(text, tmp_path).projects[0].channel("client-group").approval_timeout
+
+    assert timeout("24h") == timedelta(hours=24)
+    assert timeout("90m") == timedelta(minutes=90)
+    assert timeout("2d") == timedelta(days=2)
+    assert timeout("1h30m") == timedelta(minutes=90)
+    assert timeout("6") == timedelta(hours=6)
+    (tmp_path / "board.json").write_text("{}")
+    default = parse_config(MINIMAL, tmp_path).projects[0].channel("client-group")
+    assert default.approval_timeout == timedelta(hours=24)
+    for bad, says in (
+        ("soon", "expected a duration like 24h"),
+        ("0h", "longer than zero"),
+        ("-3", "longer than zero"),
+    ):
+        text = edit(
+            "        audience: client\n",
+            f"        audience: client\n        approval_timeout: {bad}\n",
+        )
+        (found,) = problems(tmp_path, text)
+        assert found.startswith("projects[0].channels[1].approval_timeout: ") and says in found
+        assert found.endswith("(line 16)")
