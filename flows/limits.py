@@ -1,5 +1,8 @@
 """Limits that hold across every process and worker, as Prefect global concurrency limits.
 
+A lease whose renewal fails (the server briefly busy) does not stop a sync halfway: the slot
+lapses after a minute at worst, and the ledger keeps what was sent exactly once anyway.
+
 - `stagecast-host-<host:port>`, sized by the smallest `max_concurrency` configured for the host:
   each source pull reserves as many slots as it may have requests in flight (`fan_out`: one
   for Jira and Drive, whose pages follow one another), so requests in flight to the host never
@@ -75,7 +78,7 @@ def ensure_limits(config: Config, *, reset_stale: bool = False) -> dict[str, int
         GlobalConcurrencyLimitCreate,
         GlobalConcurrencyLimitUpdate,
     )
-    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.exceptions import ObjectAlreadyExists, PrefectHTTPStatusError
 
     wanted = wanted_limits(config)
     with get_client(sync_client=True) as client:
@@ -86,8 +89,8 @@ def ensure_limits(config: Config, *, reset_stale: bool = False) -> dict[str, int
                     GlobalConcurrencyLimitCreate(name=name, limit=size)
                 )
                 continue
-            except ObjectAlreadyExists:
-                pass
+            except (ObjectAlreadyExists, PrefectHTTPStatusError):
+                pass  # there already, or created this instant by another `serve`: read it
             current = client.read_global_concurrency_limit_by_name(name)
             update = {}
             if current.limit != size:
@@ -144,6 +147,7 @@ def project_turn(project: str) -> Iterator[None]:
         strict=True,
         timeout_seconds=PROJECT_WAIT_SECONDS,
         lease_duration=LEASE_SECONDS,
+        raise_on_lease_renewal_failure=False,
     ):
         yield
 
@@ -167,5 +171,6 @@ def host_slots(cfg: SourceConfig, source: Source, sizes: Mapping[str, int]) -> I
         occupy=source.fan_out,
         strict=True,
         lease_duration=LEASE_SECONDS,
+        raise_on_lease_renewal_failure=False,
     ):
         yield

@@ -168,9 +168,10 @@ def run_report(request: ReportRequest, build: BuildContext) -> RunResult:
     moment = parse_as_of(request.as_of, loaded.tz) if request.as_of else datetime.now(loaded.tz)
     with project_turn(chosen.key), StateStore(loaded.state) as store:
         result, deliveries = _sync_and_deliver(request, build, loaded, chosen, store, moment, run)
-        waiting = [store.delivery(d.id) for d in deliveries if d.status == "awaiting_approval"]
-    if run is not None and waiting:
-        wait_for_decision([e for e in waiting if e is not None])  # the run suspends here
+        # Only what this run recorded: an older run already waits on its own reports.
+        waiting = store.deliveries(status="awaiting_approval", flow_run=run.id) if run else []
+    if waiting:
+        wait_for_decision(waiting)  # the run suspends here
     events = () if request.dry_run else result.events
     return RunResult(moment, [ProjectRun(result.snapshot, events, deliveries)])
 
@@ -220,7 +221,6 @@ def tell_team_of_stale_sources(scene: Scene, held: ReportJob) -> list[DeliveryOu
     stale source goes to the project's internal channels instead (SPEC §8)."""
     from flows.risk_alert import risk_context
 
-    internal = [c for c in scene.project.channels if c.audience == "internal"]
     outcomes: list[DeliveryOutcome] = []
     for name in stale_task_sources(scene.snapshot.sources, scene.snapshot.as_of):
         risk = f"source_unavailable:{name}"
@@ -230,7 +230,7 @@ def tell_team_of_stale_sources(scene: Scene, held: ReportJob) -> list[DeliveryOu
         alert = replace(
             held,
             kind="risk_alert",
-            channels=internal,
+            channels=scene.project.internal_channels(),
             context_for=partial(risk_context(risk), scene),
             force=False,
         )

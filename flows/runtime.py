@@ -32,6 +32,17 @@ PREFECT_DEFAULTS = {
 }
 
 
+# Prefect's background senders of events and logs, by their loggers' names.
+QUEUE_WORKERS = ("EventsWorker", "APILogWorker")
+
+
+class _QuietDrain(logging.Filter):
+    """Drop "Still processing items" notes: draining the queue at the end is the plan."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Still processing items")
+
+
 OUR_LOGGERS = ("stagecast", "connectors", "flows")
 
 
@@ -45,13 +56,10 @@ def apply_prefect_defaults() -> None:
         os.environ.setdefault(name, value)
     for name in OUR_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO)
-
-
-class _QuietDrain(logging.Filter):
-    """Drop "Still processing items" notes: draining the queue at the end is the plan."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Still processing items")
+    for worker in QUEUE_WORKERS:
+        logger = logging.getLogger(worker)
+        if not any(isinstance(f, _QuietDrain) for f in logger.filters):
+            logger.addFilter(_QuietDrain())
 
 
 @contextmanager
@@ -66,8 +74,6 @@ def local_runs() -> Iterator[None]:
     from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    for worker in (EventsWorker, APILogWorker):
-        logging.getLogger(worker.__name__).addFilter(_QuietDrain())
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         try:
             yield

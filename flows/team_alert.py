@@ -21,7 +21,7 @@ from connectors.store import LedgerConflict, StateStore
 from flows.delivery import DeliveryRequest, deliver, outcome_of
 from flows.reports import template_dirs
 from flows.runtime import finish, run_link
-from stagecast.config import ChannelConfig, Config, ConfigError, ProjectConfig, load_config
+from stagecast.config import Config, ConfigError, ProjectConfig, load_config
 from stagecast.evaluate import calendar_for
 from stagecast.ledger import DeliveryOutcome
 from stagecast.output import PendingRun
@@ -37,11 +37,6 @@ from stagecast.reports.team_alert import (
 log = logging.getLogger("stagecast.team_alert")
 
 
-def internal_channels(project: ProjectConfig) -> list[ChannelConfig]:
-    """Where the team hears about the machinery: every internal channel of the project."""
-    return [c for c in project.channels if c.audience == "internal"]
-
-
 def tell_team(
     store: StateStore,
     config: Config,
@@ -53,7 +48,7 @@ def tell_team(
 ) -> list[DeliveryOutcome]:
     """Render the team alert for each internal channel and deliver it (once per its period)."""
     calendar = calendar_for(project)
-    channels = internal_channels(project)
+    channels = project.internal_channels()
     if not channels:
         log.warning("%s: no internal channel to tell about %s", project.key, run or approval)
     outcomes = []

@@ -868,6 +868,10 @@ class ProjectConfig(_Model):
         """The project's zone (filled from the top level when loaded through `Config`)."""
         return ZoneInfo(self.timezone or DEFAULT_TIMEZONE)
 
+    def internal_channels(self) -> list[ChannelConfig]:
+        """Where the team hears about the machinery (alerts, expiries): every internal channel."""
+        return [c for c in self.channels if c.audience == "internal"]
+
     def channel(self, name: str) -> ChannelConfig:
         """A channel by name, or a ConfigError listing the ones there are (for --channel)."""
         for channel in self.channels:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.runtime import apply_prefect_defaults
+from tests.postgres import fresh_database, postgres_reachable
 from tests.prefect_server import running_server
 
 SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
@@ -36,14 +38,20 @@ class Outcome:
 def prefect_server(tmp_path_factory):
     """One real `prefect server start` (own home, database and port) for the whole test run.
 
-    Yields its API URL; this process's Prefect client talks to it, and so do the processes the
-    tests start (their environment carries `PREFECT_API_URL`).
+    Its database is a fresh PostgreSQL one where PostgreSQL answers (as a firm with many
+    projects runs it: SQLite locks under the global limits' traffic of two serving processes),
+    else SQLite. Yields its API URL; this process's Prefect client talks to it, and so do the
+    processes the tests start (their environment carries `PREFECT_API_URL`).
     """
     apply_prefect_defaults()
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     home = tmp_path_factory.mktemp("prefect-server")
-    with running_server(home) as api:
+    with ExitStack() as stack:
+        database = None
+        if postgres_reachable():
+            database = stack.enter_context(fresh_database("prefect", "postgresql+asyncpg"))
+        api = stack.enter_context(running_server(home, database=database))
         os.environ["PREFECT_API_URL"] = api
         try:
             with temporary_settings({PREFECT_API_URL: api}):

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
-import secrets
-import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from functools import cache
 from typing import Any
 
 import pytest
@@ -31,10 +27,8 @@ from connectors.store import (
     metadata,
 )
 from stagecast.models import Progress, Snapshot, StageProgress, Task
+from tests.postgres import fresh_database, postgres_reachable, where
 
-PG_URL = os.environ.get(
-    "STAGECAST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 PLUS8 = timezone(timedelta(hours=8))
 MINUS5 = timezone(timedelta(hours=-5))
 
@@ -85,32 +79,12 @@ def entry(period: str = "2026-11-20", channel: str = "client", **kw: Any) -> Led
     )
 
 
-@cache
-def postgres_reachable() -> bool:
-    """Whether the PostgreSQL of PG_URL accepts TCP connections."""
-    url = sa.make_url(PG_URL)
-    try:
-        socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 def fresh_postgres_database() -> Iterator[str]:
     """A new, empty database whose session zone is +08:00, dropped afterwards."""
     if not postgres_reachable():
-        pytest.skip(f"PostgreSQL not reachable at {sa.make_url(PG_URL).render_as_string()}")
-    name = f"stagecast_test_{secrets.token_hex(6)}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-            conn.exec_driver_sql(f"ALTER DATABASE {name} SET timezone TO 'Asia/Shanghai'")
-        yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {where()}")
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
