@@ -21,12 +21,14 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.deployments.conftest import serving  # noqa: E402
+from tests.postgres import fresh_database  # noqa: E402
 from tests.prefect_server import running_server  # noqa: E402
 
 PROJECT = """
@@ -58,11 +60,19 @@ def write_workspace(folder: Path, keys: list[str]) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=5)
-    count = parser.parse_args().events
+    parser.add_argument(
+        "--postgres", action="store_true", help="Prefect's database on the local PostgreSQL"
+    )
+    options = parser.parse_args()
+    count = options.events
     folder = Path(tempfile.mkdtemp(prefix="stagecast-bench-"))
     keys = [f"bench-{uuid.uuid4().hex[:6]}" for _ in range(count + 1)]
     cfg = write_workspace(folder, keys)
-    with running_server(folder / "prefect") as api:
+    with ExitStack() as stack:
+        database = None
+        if options.postgres:
+            database = stack.enter_context(fresh_database("prefect", "postgresql+asyncpg"))
+        api = stack.enter_context(running_server(folder / "prefect", database=database))
         os.environ["PREFECT_API_URL"] = api
         from prefect.client.orchestration import get_client
         from prefect.events import emit_event
@@ -91,7 +101,8 @@ def main() -> None:
                 steps["file"].append(arrived - sent)
         plain = _in_process(cfg, keys[-1])
     median = {k: statistics.median(v) for k, v in steps.items()}
-    print(f"{count} events, median seconds after the event:")
+    backend = "PostgreSQL" if options.postgres else "SQLite"
+    print(f"{count} events, Prefect on {backend}, median seconds after the event:")
     print(f"  flow run created by the automation:  {median['created']:5.1f}")
     print(f"  run started by `stagecast serve`:     {median['started']:5.1f}")
     print(f"  run's own duration (sync, render, deliver): {median['ran']:5.1f}")
