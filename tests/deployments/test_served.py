@@ -63,6 +63,17 @@ APPROVAL_PROJECT = """
       - {{name: team, type: file, audience: internal, language: en}}
     reports: {{daily_update: {{channels: [client-group, team]}}}}
 """
+CHAIN_PROJECT = """
+  - key: {key}
+    name: 连锁
+    timezone: {zone}
+    stages: [{{name: 设计评审, key: design, match: 设计}}, {{name: 开发, key: build, match: 开发}}]
+    sources: [{{type: trello_export, path: chain.json}}]
+    channels: [{{name: archive, type: file, audience: internal, language: en}}]
+    reports:
+      stage_report: {{channels: [archive]}}
+      risk_alert: {{channels: [archive], min_severity: high}}
+"""
 JIRA_PROJECT = """
   - key: {key}
     name: Jira
@@ -94,7 +105,11 @@ def served(tmp_path_factory, prefect_server) -> Any:
             card("B1", "doing", labels=("开发",)),
         ],
     )
-    keys = {k: unique(k) for k in ("event", "ui", "approve", "reject", "cli", "failing", "crash")}
+    write_board(folder / "chain.json", [])  # the chain test writes its board as it goes
+    keys = {
+        k: unique(k)
+        for k in ("event", "ui", "approve", "reject", "cli", "expire", "failing", "crash", "chain")
+    }
     zone, calendar = midday_zone(), CALENDAR
     with FakeJira(latency=60) as hanging:
         hanging.add(issue("PORTAL-1", "挂起"))
@@ -102,8 +117,9 @@ def served(tmp_path_factory, prefect_server) -> Any:
         body = HEADER
         body += STAGE_PROJECT.format(key=keys["event"], zone=zone, calendar=calendar)
         body += STAGE_PROJECT.format(key=keys["ui"], zone=zone, calendar=calendar)
-        for k in ("approve", "reject", "cli"):
+        for k in ("approve", "reject", "cli", "expire"):
             body += APPROVAL_PROJECT.format(key=keys[k], zone=zone, calendar=calendar)
+        body += CHAIN_PROJECT.format(key=keys["chain"], zone=zone)
         body += JIRA_PROJECT.format(key=keys["failing"], zone=zone, url="http://127.0.0.1:9")
         body += JIRA_PROJECT.format(key=keys["crash"], zone=zone, url=hanging.url)
         cfg = folder / "stagecast.yaml"
@@ -129,15 +145,19 @@ def deliveries(run_cli, served: Served, project: str) -> dict[str, dict[str, Any
 def test_a_stage_completed_event_delivers_the_stage_report_in_seconds(served, capsys):
     key = served.keys["event"]
     event_id = uuid.uuid4()
-    resource = {"prefect.resource.id": f"stagecast.project.{key}.stage.design"}
+
+    def stage_completed() -> None:
+        """What the sync emits when 设计评审 completes (the same id each time)."""
+        emit_event(
+            "stagecast.stage.completed",
+            {"prefect.resource.id": f"stagecast.project.{key}.stage.design"},
+            payload={"project": key, "stage": "设计评审"},
+            id=event_id,
+        )
+        EventsWorker.drain_all(timeout=30, at_exit=False)
+
     emitted = time.monotonic()
-    emit_event(
-        "stagecast.stage.completed",
-        resource,
-        payload={"project": key, "stage": "设计评审"},
-        id=event_id,
-    )
-    EventsWorker.drain_all(timeout=30, at_exit=False)
+    stage_completed()
     (report,) = wait_for(
         "the stage report in the outbox",
         lambda: outbox_files(served.folder, key, "archive", "stage_report"),
@@ -158,16 +178,71 @@ def test_a_stage_completed_event_delivers_the_stage_report_in_seconds(served, ca
     assert [a["flow_run_id"] for a in artifacts] == [str(run.id)]
     assert "设计评审" in artifacts[0]["data"]
     # The same event again (a re-emitted event keeps its id) starts no second run.
-    emit_event(
-        "stagecast.stage.completed",
-        resource,
-        payload={"project": key, "stage": "设计评审"},
-        id=event_id,
-    )
-    EventsWorker.drain_all(timeout=30, at_exit=False)
+    stage_completed()
     time.sleep(8)
     assert len(flow_runs(f"stage-report/{served.name}")) == 1
     assert len(outbox_files(served.folder, key, "archive", "stage_report")) == 1
+
+
+def test_a_sync_that_sees_a_stage_complete_and_a_new_risk_starts_their_reports(served):
+    """The whole chain: sync → events (with the risk's severity) → triggers → reports."""
+    key = served.keys["chain"]
+    board = served.folder / "chain.json"
+    recent = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%dT12:00:00.000Z", time.gmtime(time.time() + 86400))
+    doing = {"labels": ("开发",), "last_activity": recent}
+    write_board(
+        board,
+        [
+            card("D1", "done", labels=("设计",), done_moves=("2026-11-18T03:00:00Z",)),
+            card("D2", "doing", labels=("设计",), last_activity=recent),
+            card("S1", "doing", **doing),
+        ],
+    )
+    first = wait_final(start(f"sync/{served.name}", project=key).id)
+    assert first.state.type.value == "COMPLETED", first.state.message
+    write_board(
+        board,
+        [
+            card("D1", "done", labels=("设计",), done_moves=("2026-11-18T03:00:00Z",)),
+            card("D2", "done", labels=("设计",), done_moves=("2026-11-19T03:00:00Z",)),
+            card("S1", "doing", **doing),
+            card("B1", "blocked", **doing),  # blocked: a new high risk
+            card("U1", "todo", labels=("开发",), member=None, due=tomorrow),  # unassigned: medium
+        ],
+    )
+    second = wait_final(start(f"sync/{served.name}", project=key).id)
+    assert second.state.type.value == "COMPLETED", second.state.message
+    (stage_report,) = wait_for(
+        "the stage report the sync's event asked for",
+        lambda: outbox_files(served.folder, key, "archive", "stage_report"),
+    )
+    assert stage_report.name == "stage_report-design.md"
+    (alert,) = wait_for(
+        "the risk alert the sync's event asked for",
+        lambda: outbox_files(served.folder, key, "archive", "risk_alert"),
+    )
+    assert "B1" in alert.read_text(encoding="utf-8")
+    raised = {(e["code"], e["severity"]) for e in _events(second.id)}
+    assert raised >= {("blocked", "high"), ("unassigned", "medium")}
+    alerts = [r for r in flow_runs(f"risk-alert/{served.name}") if r.parameters["project"] == key]
+    assert [r.parameters["risk"] for r in alerts] == ["blocked:B1"]  # high only, not medium
+
+
+def _events(flow_run_id: Any) -> list[dict[str, Any]]:
+    """The payloads of the risk.raised events the server stored from one run."""
+    from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
+
+    query = EventFilter(
+        event=EventNameFilter(name=["stagecast.risk.raised"]),
+        related=EventRelatedFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
+    )
+
+    def found() -> list[dict[str, Any]]:
+        with get_client(sync_client=True) as client:
+            return [dict(e.payload) for e in client.read_events(filter=query, limit=50).events]
+
+    return wait_for("the run's risk events on the server", found, timeout=30)
 
 
 def suspended(run_id: Any) -> bool:
@@ -225,6 +300,31 @@ def test_approval_in_the_ui_and_with_the_cli_sends_once_and_rejection_sends_noth
     assert len(outbox_files(served.folder, keys["approve"], "client-group")) == 1
     assert len(outbox_files(served.folder, keys["cli"], "client-group")) == 1
     assert outbox_files(served.folder, keys["reject"], "client-group") == []
+
+
+def test_an_approval_nobody_gives_expires_cancels_the_waiting_run_and_tells_the_team(
+    served, run_cli
+):
+    key = served.keys["expire"]
+    run = start(f"daily-update/{served.name}", project=key)
+    wait_for("the run to suspend", lambda: suspended(run.id), timeout=120)
+    a_day_later = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() + 25 * 3600))
+    out = run_cli("deliver-pending", "-c", str(served.config), "--as-of", a_day_later, "--json")
+    assert out.code == 0, out.stderr
+    mine = [
+        d
+        for d in out.json["deliveries"]
+        if d["report"] in ("daily_update", "team_alert")
+        and d["id"] in {r["id"] for r in deliveries(run_cli, served, key).values()}
+    ]
+    assert sorted((d["report"], d["channel"], d["status"]) for d in mine) == [
+        ("daily_update", "client-group", "expired"),
+        ("team_alert", "team", "sent"),
+    ]
+    assert state_of(run.id) == ("CANCELLED", "Cancelled")
+    (told,) = outbox_files(served.folder, key, "team", "team_alert")
+    assert "waited 25 hours for approval" in told.read_text(encoding="utf-8")
+    assert outbox_files(served.folder, key, "client-group") == []
 
 
 def flow_process(flow_run_id: str) -> int:
