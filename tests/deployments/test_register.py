@@ -4,6 +4,7 @@ the config loses its schedules."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any
 
 from prefect.client.orchestration import get_client
 
-from tests.deployments.conftest import STAGECAST, serving, unique
+from tests.deployments.conftest import STAGECAST, serving, start, unique, wait_final
+from tests.prefect_server import PREFECT, stop_group
 from tests.trello_boards import card, write_board
 
 FLOWS = ("sync", "daily-update", "stage-report", "risk-alert", "deliver-pending", "team-alert")
@@ -203,3 +205,41 @@ def test_serve_refuses_without_a_server(tmp_path):
     )
     assert dead.returncode == 2
     assert "does not answer" in dead.stderr and "Traceback" not in dead.stderr
+
+
+def test_a_worker_on_the_pool_runs_what_deploy_registered(tmp_path, run_cli, prefect_server):
+    name, pool = unique("wrk"), unique("pool")
+    key = unique("proj")
+    cfg = write_config(
+        tmp_path,
+        [
+            {
+                "key": key,
+                "zone": "Asia/Shanghai",
+                "every": 60,
+                "cron": "30 17 * * *",
+                "floor": "high",
+            }
+        ],
+    )
+    assert run_cli("deploy", "-c", str(cfg), "--pool", pool, "--name", name).code == 0
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_server,
+        "PREFECT_HOME": str(tmp_path / "worker-home"),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+    }
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [str(PREFECT), "worker", "start", "--pool", pool],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        run = wait_final(start(f"sync/{name}", project=key).id, timeout=180)
+    finally:
+        stop_group(worker, grace=5)
+    assert run.state.type.value == "COMPLETED", (tmp_path / "worker.log").read_text()
+    assert run.name.startswith(f"sync-{key}-")
