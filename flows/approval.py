@@ -136,5 +136,8 @@ def resume_waiting_run(store: StateStore, entry: LedgerEntry, by: str) -> str | 
         return f"run {entry.flow_run} was not waiting any more"
     except Exception as err:  # the server is down or unknown here: the ledger decision stands
         log.warning("could not resume run %s: %s", entry.flow_run, err)
-        return f"run {entry.flow_run} could not be resumed ({type(err).__name__}); "
+        return (
+            f"run {entry.flow_run} could not be resumed ({type(err).__name__}); "
+            "`stagecast deliver-pending` sends what was approved when it is due"
+        )
     return f"resumed run {entry.flow_run}"

@@ -11,6 +11,12 @@ from stagecast.ledger import DeliveryOutcome
 from stagecast.models import Event, RiskFlag, Snapshot, StageProgress
 
 
+def undelivered(outcome: DeliveryOutcome) -> str:
+    """Why a report did not reach its channel, in one line."""
+    reason = f": {outcome.error}" if outcome.error else ""
+    return f"{outcome.report} to {outcome.channel} {outcome.status}{reason}"
+
+
 @dataclass(frozen=True)
 class ProjectRun:
     """One project's part of a run's result: its snapshot, new events and deliveries."""
@@ -28,12 +34,7 @@ class ProjectRun:
         """Why this project's run did not fully succeed: failing sources, undelivered reports."""
         sources = self.snapshot.sources
         failing = [f"source {s.name} unavailable: {s.error}" for s in sources if not s.ok]
-        undelivered = [
-            f"{d.report} to {d.channel} {d.status}" + (f": {d.error}" if d.error else "")
-            for d in self.deliveries
-            if d.bad
-        ]
-        return failing + undelivered
+        return failing + [undelivered(d) for d in self.deliveries if d.bad]
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class PendingRun:
 
     @property
     def problems(self) -> list[str]:
-        return [f"{d.report} to {d.channel} {d.status}" for d in self.deliveries if d.bad]
+        return [f"{d.project}: {undelivered(d)}" for d in self.deliveries if d.bad]
 
 
 def _moment(value: datetime | None, tz: tzinfo) -> str | None:

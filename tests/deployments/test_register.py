@@ -40,6 +40,12 @@ def write_config(folder: Path, projects: list[dict[str, Any]]) -> Path:
     return cfg
 
 
+def one_project(folder: Path, key: str) -> Path:
+    """A config with one project, a daily cron and a high alert floor."""
+    project = {"key": key, "zone": "Asia/Shanghai", "every": 60, "cron": "30 17 * * *"}
+    return write_config(folder, [{**project, "floor": "high"}])
+
+
 def server_view(name: str) -> dict[str, Any]:
     """What the server holds for one set of deployments: ids, schedules, automations."""
     view: dict[str, Any] = {}
@@ -144,18 +150,7 @@ def test_serve_registers_every_deployment_once_and_follows_the_config(tmp_path, 
 def test_deploy_registers_the_same_deployments_on_a_process_pool(tmp_path, run_cli):
     name, pool = unique("dep"), unique("pool")
     key = unique("proj")
-    cfg = write_config(
-        tmp_path,
-        [
-            {
-                "key": key,
-                "zone": "Asia/Shanghai",
-                "every": 60,
-                "cron": "30 17 * * *",
-                "floor": "high",
-            }
-        ],
-    )
+    cfg = one_project(tmp_path, key)
     out = run_cli("deploy", "-c", str(cfg), "--pool", pool, "--name", name)
     assert out.code == 0, out.stderr
     again = run_cli("deploy", "-c", str(cfg), "--pool", pool, "--name", name)
@@ -174,18 +169,7 @@ def test_deploy_registers_the_same_deployments_on_a_process_pool(tmp_path, run_c
 
 
 def test_serve_refuses_without_a_server(tmp_path):
-    cfg = write_config(
-        tmp_path,
-        [
-            {
-                "key": "p",
-                "zone": "Asia/Shanghai",
-                "every": 60,
-                "cron": "30 17 * * *",
-                "floor": "high",
-            }
-        ],
-    )
+    cfg = one_project(tmp_path, "p")
     env = {"PATH": "/usr/bin:/bin", "PREFECT_HOME": str(tmp_path / "home")}
     unset = subprocess.run(
         [str(STAGECAST), "serve", "-c", str(cfg)],
@@ -210,18 +194,7 @@ def test_serve_refuses_without_a_server(tmp_path):
 def test_a_worker_on_the_pool_runs_what_deploy_registered(tmp_path, run_cli, prefect_server):
     name, pool = unique("wrk"), unique("pool")
     key = unique("proj")
-    cfg = write_config(
-        tmp_path,
-        [
-            {
-                "key": key,
-                "zone": "Asia/Shanghai",
-                "every": 60,
-                "cron": "30 17 * * *",
-                "floor": "high",
-            }
-        ],
-    )
+    cfg = one_project(tmp_path, key)
     assert run_cli("deploy", "-c", str(cfg), "--pool", pool, "--name", name).code == 0
     env = {
         **os.environ,
