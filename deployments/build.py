@@ -33,6 +33,24 @@ from stagecast.changes import RISK_RAISED, STAGE_COMPLETED
 from stagecast.config import Config
 
 FAILED_OR_CRASHED = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+# A served or worker-run flow sends a heartbeat this often (Prefect's minimum); a run silent for
+# three beats, without having finished or been suspended, died with its process or machine.
+HEARTBEAT_SECONDS = 30
+SILENT_SECONDS = 3 * HEARTBEAT_SECONDS
+# What a worker starts each run with (`serve` sets the same heartbeat itself).
+WORKER_JOB_VARIABLES = {"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}}
+RUN_ENDS = {
+    f"prefect.flow-run.{state}"
+    for state in (
+        "Completed",
+        "Failed",
+        "Crashed",
+        "Cancelled",
+        "Cancelling",
+        "Suspended",
+        "Paused",
+    )
+}
 # Intervals count from a local midnight: an hourly sync runs on the hour, deliver-pending at
 # :00, :15, :30 and :45, whenever `serve` happened to start.
 ANCHOR = datetime(2026, 1, 1)
@@ -144,6 +162,36 @@ def triggers(declared: Declared, config: Config, name: str) -> list[DeploymentEv
             )
         ]
     return []
+
+
+def crash_watch(name: str) -> Any:
+    """The automation that marks a run Crashed when its heartbeats stop (its serving process or
+    machine died with it); the team-alert trigger then tells the team as for any crash."""
+    from prefect.automations import AutomationCore, ChangeFlowRunState, EventTrigger, Posture
+    from prefect.client.schemas.objects import StateType
+
+    return AutomationCore(
+        name=f"{name}: a run whose heartbeats stopped has crashed",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", *RUN_ENDS},
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={
+                "prefect.resource.role": "tag",
+                "prefect.resource.id": f"prefect.tag.{run_tag(name)}",
+            },
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=SILENT_SECONDS),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"no heartbeat for {SILENT_SECONDS} s: its process or machine stopped",
+            )
+        ],
+    )
 
 
 def build_deployments(config_file: Path, config: Config, name: str) -> list[Any]:

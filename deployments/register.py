@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from deployments.build import build_deployments
+from deployments.build import (
+    HEARTBEAT_SECONDS,
+    WORKER_JOB_VARIABLES,
+    build_deployments,
+    crash_watch,
+)
 from flows.limits import ensure_limits
 from stagecast.config import Config
 
@@ -66,6 +71,8 @@ def register(
     built = build_deployments(config_file, config, name)
     registered = []
     for deployment in built:
+        if work_pool is not None:
+            deployment.job_variables = WORKER_JOB_VARIABLES
         deployment_id = deployment.apply(work_pool_name=work_pool)
         wanted = tuple(s.slug for s in deployment.schedules or [] if s.slug)
         _prune_schedules(deployment_id, set(wanted))
@@ -78,7 +85,18 @@ def register(
             )
         )
         log.info("deployment %s/%s: %d schedules", deployment.flow_name, name, len(wanted))
+    _replace_automation(crash_watch(name))
     return built, registered
+
+
+def _replace_automation(automation: Any) -> None:
+    """Create a standalone automation, replacing any of the same name (so never two)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        for old in client.read_automations_by_name(automation.name):
+            client.delete_automation(old.id)
+        client.create_automation(automation)
 
 
 def _prune_schedules(deployment_id: UUID, wanted: set[str]) -> None:
@@ -122,4 +140,5 @@ def serve(deployments: Sequence[Any], poll_seconds: float = SERVE_POLL_SECONDS) 
         pause_on_shutdown=True,
         print_starting_message=False,
         query_seconds=poll_seconds,
+        heartbeat_seconds=HEARTBEAT_SECONDS,
     )

@@ -74,6 +74,13 @@ def server_view(name: str) -> dict[str, Any]:
     return view
 
 
+def crash_watches(name: str) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return client.read_automations_by_name(
+            f"{name}: a run whose heartbeats stopped has crashed"
+        )
+
+
 def serve_once(cfg: Path, name: str, api: str, tmp_path: Path) -> None:
     """Start `stagecast serve`, let it register, stop it (as a user's restart would)."""
     with serving(cfg, name, api, tmp_path / f"{unique('serve')}.log"):
@@ -138,6 +145,9 @@ def test_serve_registers_every_deployment_once_and_follows_the_config(tmp_path, 
         }
         assert second[flow]["automations"] == first[flow]["automations"]
 
+    watches = crash_watches(name)
+    assert len(watches) == 1 and watches[0].trigger.within.total_seconds() == 90
+
     # A project leaves the config: its schedules and triggers go with it.
     cfg = write_config(tmp_path, projects[:1])
     serve_once(cfg, name, prefect_server, tmp_path)
@@ -145,6 +155,7 @@ def test_serve_registers_every_deployment_once_and_follows_the_config(tmp_path, 
     assert list(third["daily-update"]["schedules"]) == [f"daily-update-{a}"]
     assert list(third["sync"]["schedules"]) == [f"sync-{a}"]
     assert third["risk-alert"]["automations"] == [f"{name}: risk alert at high"]
+    assert len(crash_watches(name)) == 1  # replaced, never doubled
 
 
 def test_deploy_registers_the_same_deployments_on_a_process_pool(tmp_path, run_cli):
