@@ -252,7 +252,8 @@ def deliver_pending_command(
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Send what is due: deferred reports whose window opened, approved ones, failed ones."""
+    """Send what is due (deferred, approved, failed reports); expire unanswered approvals; catch
+    up a missed daily update."""
     _setup_logging()
     loaded = _load(config)
     moment = _as_of(as_of, loaded)
@@ -314,7 +315,8 @@ def approve(
     config: ConfigOption = Path("stagecast.yaml"),
     by: Annotated[str | None, typer.Option(help="Who approves (default: your user name).")] = None,
 ) -> None:
-    """Approve a report awaiting approval; the next deliver-pending sends it in the window."""
+    """Approve a report awaiting approval: its waiting run (if served) resumes and sends it in
+    the client's window, else the next deliver-pending does."""
     _decide(config, id, approve=True, by=by, reason=None)
 
 
