@@ -29,6 +29,19 @@ projects:
 """
 
 
+def heartbeats(flow_run_id: object) -> int:
+    """How many heartbeats of a run the server has received."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    query = EventFilter(
+        event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+        resource=EventResourceFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
+    )
+    with get_client(sync_client=True) as client:
+        return len(client.read_events(filter=query, limit=10).events)
+
+
 def test_a_run_whose_serving_process_died_is_marked_crashed_and_the_team_told(
     tmp_path, prefect_server
 ):
@@ -42,6 +55,7 @@ def test_a_run_whose_serving_process_died_is_marked_crashed_and_the_team_told(
             run = start(f"sync/{name}", project=key)
             pid = wait_for("the sync's process", lambda: flow_process(str(run.id)), 120)
             wait_for("the sync to run", lambda: state_of(run.id)[0] == "RUNNING", 60)
+            wait_for("the run's first heartbeat at the server", lambda: heartbeats(run.id), 60)
             # The machine goes: the serving process and the run in it, at once.
             os.killpg(first.pid, signal.SIGKILL)
             os.kill(pid, signal.SIGKILL)
