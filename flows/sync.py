@@ -180,6 +180,10 @@ def sync_project_task(
     return result
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def summary(project: str, result: SyncResult) -> str:
     """One line for the logs and the terminal: tasks, flags and new events of a sync."""
     snap = result.snapshot
@@ -191,8 +195,8 @@ def summary(project: str, result: SyncResult) -> str:
     )
     return (
         f"synced {project}: {snap.progress.total} tasks ({snap.progress.done} done), "
-        f"{len(snap.risks)} risks{': ' + flags + more if flags else ''}; "
-        f"{len(result.events)} new events{': ' + events if events else ''}"
+        f"{plural(len(snap.risks), 'risk')}{': ' + flags + more if flags else ''}; "
+        f"{plural(len(result.events), 'new event')}{': ' + events if events else ''}"
     )
 
 
