@@ -125,3 +125,17 @@ def outbox_files(root: Path, project: str, channel: str, prefix: str = "") -> li
     folder = root / ".stagecast" / "outbox" / project / channel
     found = sorted(folder.glob(f"{prefix}*.md")) if folder.exists() else []
     return found
+
+
+def flow_process(flow_run_id: str) -> int:
+    """The pid of the process running a flow run (the runner puts its id in the environment)."""
+    wanted = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                return int(entry.name)
+        except OSError:
+            continue
+    return 0

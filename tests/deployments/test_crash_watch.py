@@ -8,6 +8,7 @@ import signal
 
 from tests.connectors.fake_jira import FakeJira, issue
 from tests.deployments.conftest import (
+    flow_process,
     outbox_files,
     serving,
     start,
@@ -16,7 +17,6 @@ from tests.deployments.conftest import (
     wait_final,
     wait_for,
 )
-from tests.deployments.test_served import flow_process
 
 CONFIG = """timezone: Asia/Shanghai
 projects:

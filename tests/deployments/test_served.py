@@ -23,6 +23,7 @@ from prefect.events.worker import EventsWorker
 
 from tests.connectors.fake_jira import FakeJira, issue
 from tests.deployments.conftest import (
+    flow_process,
     flow_runs,
     midday_zone,
     outbox_files,
@@ -325,20 +326,6 @@ def test_an_approval_nobody_gives_expires_cancels_the_waiting_run_and_tells_the_
     (told,) = outbox_files(served.folder, key, "team", "team_alert")
     assert "waited 25 hours for approval" in told.read_text(encoding="utf-8")
     assert outbox_files(served.folder, key, "client-group") == []
-
-
-def flow_process(flow_run_id: str) -> int:
-    """The pid of the process running a flow run (the runner puts its id in the environment)."""
-    wanted = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if wanted in (entry / "environ").read_bytes().split(b"\0"):
-                return int(entry.name)
-        except OSError:
-            continue
-    return 0
 
 
 def test_a_failing_source_and_a_crashed_run_each_reach_the_team(served):
