@@ -92,6 +92,21 @@ class Outcome(Protocol):
 R = TypeVar("R", bound=Outcome)
 
 
+class RunProblems(Exception):
+    """What a run that finished but did not fully succeed ends with: its reasons, and its result.
+
+    Prefect resolves a Failed state's data into an exception (a deployed run's engine does so
+    and logs it); this one reads as the reasons and still carries the result.
+    """
+
+    def __init__(self, result: Outcome) -> None:
+        super().__init__("; ".join(result.problems))
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RunProblems, (self.result,))
+
+
 def finish(result: R) -> R | State:
     """The flow's end: its result, or a Failed state carrying it when something went wrong.
 
@@ -103,7 +118,7 @@ def finish(result: R) -> R | State:
         return result
     from prefect.states import Failed
 
-    return Failed(message="; ".join(result.problems), data=result)
+    return Failed(message="; ".join(result.problems), data=RunProblems(result))
 
 
 def run_flow(flow: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -113,6 +128,8 @@ def run_flow(flow: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """
     state = flow(*args, return_state=True, **kwargs)
     result = state.result(raise_on_failure=False)
+    if isinstance(result, RunProblems):
+        return result.result
     if isinstance(result, BaseException):
         raise result
     return result

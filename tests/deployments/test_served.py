@@ -309,7 +309,9 @@ def test_an_approval_nobody_gives_expires_cancels_the_waiting_run_and_tells_the_
     key = served.keys["expire"]
     run = start(f"daily-update/{served.name}", project=key)
     wait_for("the run to suspend", lambda: suspended(run.id), timeout=120)
-    a_day_later = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() + 25 * 3600))
+    # 25 h and a half later: "waited 25 hours", whatever seconds the run took to suspend.
+    later = time.localtime(time.time() + 25.5 * 3600)
+    a_day_later = time.strftime("%Y-%m-%dT%H:%M:%S%z", later)
     out = run_cli("deliver-pending", "-c", str(served.config), "--as-of", a_day_later, "--json")
     assert out.code == 0, out.stderr
     mine = [
