@@ -10,11 +10,18 @@ can be shared between threads.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import hashlib
 import json
+import os
 import secrets
-from collections.abc import Collection, Iterable
+import socket
+import threading
+import time
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,7 +32,7 @@ from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from stagecast.ledger import LEDGER_STATES, LedgerStatus, may_move
+from stagecast.ledger import LEDGER_STATES, LedgerStatus, may_move, recover
 from stagecast.models import Snapshot
 from stagecast.serialize import snapshot_from_dict, snapshot_to_dict
 
@@ -114,8 +121,23 @@ deliveries = sa.Table(
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("receipt", sa.Text, nullable=True),
     sa.Column("flow_run", sa.Text, nullable=True),
+    sa.Column("claimed_by", sa.Text, nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("parts_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("in_flight", sa.Integer, nullable=True),
+    sa.Column("retryable", sa.Boolean, nullable=True),
+    sa.Column("config_hash", sa.Text, nullable=True),
     sa.UniqueConstraint("key", name="uq_deliveries_key"),
     sa.Index("ix_deliveries_status", "status"),
+)
+
+
+project_locks = sa.Table(
+    "project_locks",
+    metadata,
+    sa.Column("project", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=True),
+    sa.Column("since", UTCDateTime, nullable=True),
 )
 
 
@@ -144,6 +166,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_PROCESS_TOKEN = secrets.token_hex(3)
+
+
+def claim_owner() -> str:
+    """Who holds a claim: host, process and a token, so a recycled pid is not mistaken."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class LedgerEntry:
     """One delivery (SPEC §8): a report for one channel and period, and what became of it."""
@@ -164,12 +194,28 @@ class LedgerEntry:
     reason: str | None = None
     receipt: str | None = None
     flow_run: str | None = None  # the Prefect run that recorded it (and waits on its approval)
+    claimed_by: str | None = None  # the process sending it (`sending`), or that last did
+    lease_until: datetime | None = None  # a `sending` claim not renewed by then is dead
+    parts_done: int = 0  # parts of a multi-part post delivered so far
+    in_flight: int | None = None  # the part whose request left and has no answer yet
+    retryable: bool | None = None  # of a `failed` one: can a later try succeed?
+    config_hash: str | None = None  # the channel's config when it last failed
     created_at: datetime = field(default_factory=_now)
     updated_at: datetime = field(default_factory=_now)
 
 
 class LedgerConflict(Exception):
     """A delivery was not in the state the caller expected: another run got there first."""
+
+
+class ProjectBusy(Exception):
+    """Another run held the project's sync lock for longer than we were willing to wait."""
+
+    def __init__(self, project: str, timeout: float) -> None:
+        super().__init__(
+            f"project '{project}': another sync has held it for over {timeout:.0f}s; try again"
+            " when it has finished"
+        )
 
 
 _IDENTITY = frozenset({"id", "key", "project", "report", "period", "channel", "created_at"})
@@ -338,27 +384,197 @@ class StateStore:
             return [_entry(row) for row in conn.execute(query)]
 
     def set_status(
-        self, id: str, status: str, *, expect: str | Collection[str] | None = None, **fields: Any
+        self,
+        id: str,
+        status: str,
+        *,
+        expect: str | Collection[str] | None = None,
+        owner: str | None = None,
+        **fields: Any,
     ) -> LedgerEntry:
         """Move a delivery to `status`, updating `fields` too.
 
         With `expect`, the move happens only from those states (else `LedgerConflict`), so two
-        workers cannot both claim a delivery for sending. A move the ledger's rules do not allow
+        workers cannot both claim a delivery for sending. With `owner`, only the holder of the
+        claim may move it. A move the ledger's rules do not allow
         (`stagecast.ledger.TRANSITIONS`) is a `LedgerConflict` too.
         """
         values = {**_ledger_fields(fields), "status": _check_status(status), "updated_at": _now()}
         allowed = {expect} if isinstance(expect, str) else expect
         where = deliveries.c.id == id
         with self._writer.begin() as conn:
-            current = conn.scalar(sa.select(deliveries.c.status).where(where).with_for_update())
-            if current is None:
+            row = conn.execute(
+                sa.select(deliveries.c.status, deliveries.c.claimed_by)
+                .where(where)
+                .with_for_update()
+            ).first()
+            if row is None:
                 raise KeyError(f"no delivery {id!r}")
+            current = row.status
+            if owner is not None and row.claimed_by != owner:
+                raise LedgerConflict(f"delivery {id} is claimed by {row.claimed_by}, not {owner}")
             if allowed is not None and current not in allowed:
                 raise LedgerConflict(f"delivery {id} is {current}, not {'/'.join(allowed)}")
             if not may_move(current, status):
                 raise LedgerConflict(f"delivery {id} cannot go from {current} to {status}")
             conn.execute(deliveries.update().where(where).values(values))
             return _entry(conn.execute(sa.select(deliveries).where(where)).one())
+
+    def claim(
+        self, id: str, *, expect: str | Collection[str], lease: timedelta, **fields: Any
+    ) -> LedgerEntry:
+        """Take a delivery for sending: `sending`, owned by this process until `lease` from now
+        unless renewed (`part_leaving`, `part_delivered`). Raises `LedgerConflict` when another
+        run got there first."""
+        return self.set_status(
+            id,
+            "sending",
+            expect=expect,
+            claimed_by=claim_owner(),
+            lease_until=_now() + lease,
+            in_flight=None,
+            **fields,
+        )
+
+    def part_leaving(self, id: str, part: int, lease: timedelta) -> None:
+        """Record, before its request leaves, that `part` may reach the platform from now on;
+        renews the claim. `LedgerConflict` when the claim is no longer ours (recovered)."""
+        self._renew(id, lease, in_flight=part)
+
+    def part_delivered(self, id: str, part: int, lease: timedelta) -> None:
+        """Record that the platform took `part`; renews the claim."""
+        self._renew(id, lease, in_flight=None, parts_done=part)
+
+    def part_unsent(self, id: str, lease: timedelta) -> None:
+        """The request in flight got a definite "no" (or never left): nothing of it arrived."""
+        self._renew(id, lease, in_flight=None)
+
+    def _renew(self, id: str, lease: timedelta, **values: Any) -> None:
+        mine = (
+            deliveries.c.id == id,
+            deliveries.c.status == "sending",
+            deliveries.c.claimed_by == claim_owner(),
+        )
+        now = _now()
+        update = deliveries.update().where(*mine)
+        with self._writer.begin() as conn:
+            done = conn.execute(update.values(lease_until=now + lease, updated_at=now, **values))
+        if done.rowcount != 1:
+            raise LedgerConflict(f"delivery {id} is no longer claimed by this process")
+
+    def dead_claims(self, now: datetime | None = None, grace: timedelta | None = None) -> list[str]:
+        """Ids of `sending` deliveries whose lease ran out by the clock. A claim from before
+        leases existed counts as dead `grace` after its last update."""
+        now = now or _now()
+        t = deliveries.c
+        expired = sa.or_(
+            t.lease_until < now,
+            sa.and_(t.lease_until.is_(None), t.updated_at < now - (grace or timedelta(0))),
+        )
+        query = sa.select(t.id).where(t.status == "sending", expired).order_by(t.created_at)
+        with self.engine.connect() as conn:
+            return list(conn.scalars(query))
+
+    def recover_claim(self, id: str, now: datetime | None = None) -> LedgerEntry | None:
+        """Decide a dead claim (`stagecast.ledger.recover`): `failed` to resend from the first
+        part not delivered when no request can have arrived, else `unknown`. None when the
+        claim is alive again or already decided (another run recovered it)."""
+        now = now or _now()
+        where = deliveries.c.id == id
+        with self._writer.begin() as conn:
+            row = conn.execute(sa.select(deliveries).where(where).with_for_update()).first()
+            if row is None or row.status != "sending":
+                return None
+            entry = _entry(row)
+            if entry.lease_until is not None and entry.lease_until >= now:
+                return None
+            fate = recover(entry.claimed_by, entry.parts_done, entry.in_flight)
+            values = {
+                "status": fate.status,
+                "last_error": fate.note,
+                "retryable": fate.status == "failed",
+                "lease_until": None,
+                "updated_at": _now(),
+            }
+            conn.execute(deliveries.update().where(where).values(values))
+            return _entry(conn.execute(sa.select(deliveries).where(where)).one())
+
+    # one sync of a project at a time
+
+    @contextmanager
+    def project_lock(self, project: str, timeout: float = 600.0) -> Iterator[None]:
+        """Hold the project's sync lock: read-previous → evaluate → save → emit of two runs
+        never interleave. PostgreSQL: a row lock held in an open transaction (released if the
+        process dies). SQLite: an exclusive lock on a file beside the database (likewise)."""
+        if self.engine.dialect.name == "postgresql":
+            with self._pg_project_lock(project, timeout):
+                yield
+        else:
+            with _file_lock(self._lock_path(project), timeout, project):
+                yield
+
+    @contextmanager
+    def _pg_project_lock(self, project: str, timeout: float) -> Iterator[None]:
+        with self.engine.begin() as conn:
+            conn.execute(
+                _insert(conn, project_locks)
+                .values(project=project)
+                .on_conflict_do_nothing(index_elements=["project"])
+            )
+        row = project_locks.c.project == project
+        with self.engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(timeout * 1000))}ms'")
+            try:
+                conn.execute(sa.select(project_locks.c.project).where(row).with_for_update())
+            except sa.exc.OperationalError as err:
+                raise ProjectBusy(project, timeout) from err
+            conn.execute(
+                project_locks.update().where(row).values(owner=claim_owner(), since=_now())
+            )
+            yield
+
+    def _lock_path(self, project: str) -> Path | None:
+        """Where a SQLite database's project locks live; None for an in-memory database."""
+        database = self.engine.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        digest = hashlib.sha256(project.encode("utf-8")).hexdigest()[:16]
+        return Path(database).with_name(f"{Path(database).name}.locks") / f"{digest}.lock"
+
+
+_MEMORY_LOCKS: dict[str, threading.Lock] = {}
+_MEMORY_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def _file_lock(path: Path | None, timeout: float, project: str) -> Iterator[None]:
+    """An exclusive `flock` on `path` (the kernel drops it when the process dies), polled so a
+    wait can give up; an in-memory database (one process) uses a thread lock instead."""
+    if path is None:
+        with _MEMORY_LOCKS_GUARD:
+            lock = _MEMORY_LOCKS.setdefault(project, threading.Lock())
+        if not lock.acquire(timeout=timeout):
+            raise ProjectBusy(project, timeout)
+        try:
+            yield
+        finally:
+            lock.release()
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with open(path, "a+b") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ProjectBusy(project, timeout) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _create_engine(url: str) -> Engine:

@@ -18,7 +18,7 @@ from prefect.states import State
 from connectors.store import StateStore
 from flows.delivery import deliver_pending
 from flows.runtime import deployed_run, finish
-from flows.team_alert import expire_approvals
+from flows.team_alert import expire_approvals, tell_team_of_unknown
 from stagecast.calendar import parse_as_of
 from stagecast.config import Config, ProjectConfig, load_config
 from stagecast.ledger import DeliveryOutcome
@@ -98,6 +98,7 @@ def deliver_pending_flow(config: str, as_of: str | None = None) -> PendingRun | 
     with StateStore(loaded.state) as store:
         outcomes = expire_approvals(store, loaded, moment)
         outcomes += deliver_pending(store, loaded, moment)
+        outcomes += tell_team_of_unknown(store, loaded, outcomes, moment)
         missed = missed_updates(store, loaded, moment)
     for project, due in missed:
         outcomes += catch_up(config, project, due, moment)

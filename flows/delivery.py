@@ -9,20 +9,32 @@ until `deliver-pending` finds their window open; failures stay `failed` and are 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.channels.base import ChannelContext, DeliveryError, build_channel
-from connectors.store import LedgerConflict, LedgerEntry, StateStore, delivery_key
+from connectors.store import (
+    LedgerConflict,
+    LedgerEntry,
+    StateStore,
+    claim_owner,
+    delivery_key,
+)
 from stagecast.calendar import WorkCalendar
-from stagecast.config import ChannelConfig, Config, ConfigError
+from stagecast.config import ChannelConfig, Config, ConfigError, DeliveryConfig
 from stagecast.delivery import Decision, decide, when_allowed
 from stagecast.evaluate import calendar_for
-from stagecast.ledger import PENDING, REDECIDE, SUPERSEDED, DeliveryOutcome
+from stagecast.ledger import PENDING, REDECIDE, SUPERSEDED, DeliveryOutcome, retry_delay
 from stagecast.models import Message
+
+# What a sender may still record its outcome over: its own claim, or one a recovery marked
+# `unknown` because the sender was slow rather than dead (its answer settles the question).
+MINE = frozenset({"sending", "unknown"})
+DEFAULT_LEASE = timedelta(seconds=DeliveryConfig().claim_timeout_s)
 
 log = logging.getLogger("stagecast.delivery")
 
@@ -40,6 +52,7 @@ class DeliveryRequest:
     force: bool = False
     dry_run: bool = False
     flow_run: str | None = None  # the deployed run that would wait on an approval
+    lease: timedelta = DEFAULT_LEASE  # how long a claim lives without being renewed
 
     def decision(self) -> Decision:
         """Freshness, approval, then quiet hours."""
@@ -75,6 +88,8 @@ def deliver(store: StateStore, request: DeliveryRequest) -> DeliveryOutcome:
     decision = request.decision()
     fresh = _entry_for(request, decision)
     entry = store.record_delivery(fresh)
+    if entry.id != fresh.id and entry.status == "sending":
+        entry = _recovered(store, entry)
     if entry.id == fresh.id:
         _expire_older(store, entry)
     else:
@@ -85,7 +100,7 @@ def deliver(store: StateStore, request: DeliveryRequest) -> DeliveryOutcome:
     if entry.status != "sending":
         _explain(entry, decision)
         return outcome_of(entry)
-    return send_entry(store, entry, request.channel, request.context, message)
+    return send_entry(store, entry, request.channel, request.context, message, request)
 
 
 def _entry_for(request: DeliveryRequest, decision: Decision) -> LedgerEntry:
@@ -102,19 +117,44 @@ def _entry_for(request: DeliveryRequest, decision: Decision) -> LedgerEntry:
         last_error=decision.reason if decision.outcome == "held" else None,
         content=content_of(message, request.as_of),
         flow_run=request.flow_run,
+        **(_claim_fields(request.channel, request.lease) if decision.outcome == "send" else {}),
     )
+
+
+def _claim_fields(channel: ChannelConfig, lease: timedelta) -> dict[str, Any]:
+    """What a fresh claim records: whose it is, until when, with which channel config."""
+    return {
+        "claimed_by": claim_owner(),
+        "lease_until": datetime.now(UTC) + lease,
+        "config_hash": channel_hash(channel),
+    }
+
+
+def channel_hash(channel: ChannelConfig) -> str:
+    """A fingerprint of a channel's config (secret references, not values): a permanent
+    failure is tried again once it changes, and a multi-part post resumes only under the
+    config that cut it into those parts."""
+    text = channel.model_dump_json(exclude={"approval_timeout"})
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _recovered(store: StateStore, entry: LedgerEntry) -> LedgerEntry:
+    """An entry found `sending`: if its claim is dead, decide it now (it may then be re-sent
+    or become `unknown`); a live claim belongs to a run still sending it."""
+    return store.recover_claim(entry.id) or store.delivery(entry.id) or entry
 
 
 def _redecide(
     store: StateStore, entry: LedgerEntry, request: DeliveryRequest, decision: Decision
 ) -> LedgerEntry | None:
     """Take over an earlier entry of the same key if it may be decided again; else None."""
-    allowed = REDECIDE | ({"sent"} if request.force else set())
+    allowed = REDECIDE | ({"sent", "unknown"} if request.force else set())
     if entry.status not in allowed:
         return None
     if entry.status == "sent":
         log.warning("--force: sending %s %s to %s again", entry.report, entry.period, entry.channel)
     status = "sending" if decision.outcome == "send" else decision.outcome
+    claim = _claim_fields(request.channel, request.lease) if status == "sending" else {}
     try:
         return store.set_status(
             entry.id,
@@ -124,6 +164,10 @@ def _redecide(
             last_error=decision.reason if decision.outcome == "held" else None,
             content=content_of(request.message, request.as_of),
             flow_run=request.flow_run,
+            parts_done=0,  # a new rendering: its parts start again
+            in_flight=None,
+            retryable=None,
+            **claim,
         )
     except LedgerConflict:
         return None
@@ -159,27 +203,118 @@ def _explain(entry: LedgerEntry, decision: Decision) -> None:
         )
 
 
+@dataclass(frozen=True)
+class LedgerParts:
+    """The channel's part log, kept in the ledger row: after a crash the ledger knows whether
+    a request can have reached the platform (`stagecast.ledger.recover`)."""
+
+    store: StateStore
+    id: str
+    first: int
+    lease: timedelta
+
+    def leaving(self, part: int) -> None:
+        """Recorded before the request leaves; renews the claim."""
+        self.store.part_leaving(self.id, part, self.lease)
+
+    def delivered(self, part: int) -> None:
+        """Recorded after the platform took it; renews the claim."""
+        self.store.part_delivered(self.id, part, self.lease)
+
+    def unsent(self) -> None:
+        """A definite refusal: nothing in flight any more."""
+        self.store.part_unsent(self.id, self.lease)
+
+
+@dataclass(frozen=True)
+class SendTerms:
+    """When a send happens (for a failure's back-off) and how long its claim lives."""
+
+    as_of: datetime
+    lease: timedelta = DEFAULT_LEASE
+
+
 def send_entry(
     store: StateStore,
     entry: LedgerEntry,
     channel: ChannelConfig,
     context: ChannelContext,
     message: Message,
+    terms: SendTerms | DeliveryRequest,
 ) -> DeliveryOutcome:
-    """Hand a claimed (`sending`) entry's message to the channel and record what happened."""
+    """Hand a claimed (`sending`) entry's message to the channel, from the first part not yet
+    delivered, and record what happened: `sent`, `failed` (with whether and when to retry) or
+    `unknown` (a request left and no answer came)."""
+    parts = LedgerParts(store, entry.id, _first_part(entry, channel), terms.lease)
     try:
-        receipt = build_channel(channel, context).send(message)
+        receipt = build_channel(channel, context).send(message, parts)
+    except LedgerConflict as lost:
+        log.error("delivery %s: stopped sending: %s", entry.id, lost)
+        return outcome_of(store.delivery(entry.id) or entry)
     except DeliveryError as err:
-        log.error("delivery %s to %s failed: %s", entry.id, entry.channel, err)
-        failed = store.set_status(
-            entry.id, "failed", attempts=entry.attempts + 1, last_error=str(err)
-        )
-        return outcome_of(failed)
+        return outcome_of(_record_failure(store, entry, channel, err, terms.as_of))
     sent = store.set_status(
-        entry.id, "sent", attempts=entry.attempts + 1, last_error=None, receipt=receipt.target
+        entry.id,
+        "sent",
+        expect=MINE,
+        owner=claim_owner(),
+        attempts=entry.attempts + 1,
+        last_error=None,
+        receipt=receipt.target,
+        lease_until=None,
+        in_flight=None,
     )
     log.info("%s %s sent to %s (%s)", sent.report, sent.period, sent.channel, receipt.target)
     return outcome_of(sent)
+
+
+def _first_part(entry: LedgerEntry, channel: ChannelConfig) -> int:
+    """Resume after the parts already delivered, unless the channel's config changed since
+    (the report may be cut differently now: send it whole)."""
+    if entry.parts_done and entry.config_hash not in (None, channel_hash(channel)):
+        log.warning(
+            "delivery %s: the channel changed since part %d; sending all parts",
+            entry.id,
+            entry.parts_done,
+        )
+        return 1
+    return entry.parts_done + 1
+
+
+def _record_failure(
+    store: StateStore,
+    entry: LedgerEntry,
+    channel: ChannelConfig,
+    err: DeliveryError,
+    as_of: datetime,
+) -> LedgerEntry:
+    """`unknown` when the platform may have it; else `failed`, a transient failure with the
+    time of its next try (backing off across runs), a permanent one waiting for a change."""
+    log.error("delivery %s to %s failed: %s", entry.id, entry.channel, err)
+    attempts = entry.attempts + 1
+    if err.maybe_delivered:
+        return store.set_status(
+            entry.id,
+            "unknown",
+            expect="sending",
+            owner=claim_owner(),
+            attempts=attempts,
+            last_error=str(err),
+            lease_until=None,
+        )
+    return store.set_status(
+        entry.id,
+        "failed",
+        expect=MINE,
+        owner=claim_owner(),
+        attempts=attempts,
+        last_error=str(err),
+        retryable=err.retryable,
+        config_hash=channel_hash(channel),
+        not_before=as_of + retry_delay(attempts) if err.retryable else None,
+        lease_until=None,
+        in_flight=None,
+    )
 
 
 def content_of(message: Message, as_of: datetime) -> dict[str, Any]:
@@ -213,44 +348,95 @@ def message_of(entry: LedgerEntry) -> Message:
     )
 
 
-def deliver_pending(store: StateStore, config: Config, as_of: datetime) -> list[DeliveryOutcome]:
-    """Send what is due: deferred reports whose window opened, approved ones, failed ones."""
-    results = []
+def deliver_pending(
+    store: StateStore, config: Config, as_of: datetime, *, force: bool = False
+) -> list[DeliveryOutcome]:
+    """Send what is due: deferred reports whose window opened, approved ones, failed ones whose
+    back-off ran out (a permanent failure only once its channel's config changed, or with
+    `force`). Dead claims are decided first, so a crash's delivery is among them."""
+    results = recover_dead_claims(store, config)
     for status in PENDING:
         for entry in store.deliveries(status=status):
-            result = deliver_if_due(store, config, entry, as_of)
+            result = deliver_if_due(store, config, entry, as_of, force=force)
             if result is not None:
                 results.append(result)
     return results
 
 
+def lease_of(config: Config) -> timedelta:
+    """How long a claim lives without being renewed: `delivery.claim_timeout_s`."""
+    return timedelta(seconds=config.delivery.claim_timeout_s)
+
+
+def recover_dead_claims(store: StateStore, config: Config) -> list[DeliveryOutcome]:
+    """Decide every `sending` claim whose lease ran out by the clock (its run died): those no
+    request of which can have arrived become `failed` and are sent again from the first part
+    not delivered; the others become `unknown` (reported, for the team to be told)."""
+    outcomes = []
+    for id in store.dead_claims(grace=lease_of(config)):
+        entry = store.recover_claim(id)
+        if entry is None:
+            continue
+        log.warning(
+            "delivery %s (%s %s to %s): %s",
+            entry.id,
+            entry.report,
+            entry.period,
+            entry.channel,
+            entry.last_error,
+        )
+        if entry.status == "unknown":
+            outcomes.append(outcome_of(entry))
+    return outcomes
+
+
 def deliver_if_due(
-    store: StateStore, config: Config, entry: LedgerEntry, as_of: datetime
+    store: StateStore, config: Config, entry: LedgerEntry, as_of: datetime, *, force: bool = False
 ) -> DeliveryOutcome | None:
     """Send one pending entry if its time has come: None while it must still wait, else what
     became of it (sent, failed; None too when another worker claimed it first)."""
     message = message_of(entry)
-    if entry.not_before is not None and entry.not_before > as_of:
+    if entry.not_before is not None and entry.not_before > as_of and not force:
         return None
     try:
         project = config.project(entry.project)
         channel = project.channel(entry.channel)
     except ConfigError:
+        if entry.status == "failed" and entry.retryable is False:
+            return None  # already told
         failed = store.set_status(
-            entry.id, "failed", last_error="the project or channel is no longer configured"
+            entry.id,
+            "failed",
+            last_error="the project or channel is no longer configured",
+            retryable=False,
         )
         return outcome_of(failed)
+    if _waits_for_a_change(entry, channel) and not force:
+        return None
     decision = when_allowed(channel.audience, calendar_for(project), as_of)
     if decision.outcome == "deferred":
         if entry.status == "deferred":
             store.set_status(entry.id, "deferred", not_before=decision.not_before)
         return None
+    lease = lease_of(config)
     try:
-        claimed = store.set_status(entry.id, "sending", expect=entry.status)
+        claimed = store.claim(
+            entry.id, expect=entry.status, lease=lease, config_hash=channel_hash(channel)
+        )
     except LedgerConflict:
         return None  # another worker took it
     context = ChannelContext(project=project.key, outbox=config.outbox)
-    return send_entry(store, claimed, channel, context, message)
+    return send_entry(store, claimed, channel, context, message, SendTerms(as_of, lease))
+
+
+def _waits_for_a_change(entry: LedgerEntry, channel: ChannelConfig) -> bool:
+    """A permanent failure (wrong key, refused login…) is not tried again with the config that
+    caused it."""
+    return (
+        entry.status == "failed"
+        and entry.retryable is False
+        and entry.config_hash == channel_hash(channel)
+    )
 
 
 def decide_approval(

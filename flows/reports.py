@@ -22,7 +22,13 @@ from prefect.cache_policies import NONE
 from connectors.channels.base import ChannelContext
 from connectors.store import StateStore
 from flows.approval import apply_decision, wait_for_decision
-from flows.delivery import DeliveryRequest, deliver, outcome_of
+from flows.delivery import (
+    DeliveryRequest,
+    deliver,
+    lease_of,
+    outcome_of,
+    recover_dead_claims,
+)
 from flows.limits import project_turn, wanted_limits
 from flows.runtime import DeployedRun, deployed_run
 from stagecast.alerts import find_risk
@@ -103,6 +109,7 @@ def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcom
             force=job.force,
             dry_run=job.dry_run,
             flow_run=job.flow_run,
+            lease=lease_of(job.config),
         )
         deliveries.append(deliver(store, request))
         if not job.dry_run:
@@ -189,6 +196,7 @@ def _sync_and_deliver(
     from flows.sync import publish_events, publish_risks, summary, sync_project
 
     channels = report_channels(chosen, request.kind, request.channel)
+    recovered = [] if request.dry_run else recover_dead_claims(store, loaded)
     result = sync_project(
         chosen, store, moment, save=not request.dry_run, shared=wanted_limits(loaded)
     )
@@ -213,6 +221,10 @@ def _sync_and_deliver(
         log.warning("%s: no channel gets this %s at %s", chosen.key, request.kind, moment)
     if any(d.status == "held" for d in deliveries) and not request.dry_run:
         deliveries += tell_team_of_stale_sources(scene, job)
+    if not request.dry_run:
+        from flows.team_alert import tell_team_of_unknown
+
+        deliveries += tell_team_of_unknown(store, loaded, recovered + deliveries, moment)
     return result, deliveries
 
 

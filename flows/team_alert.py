@@ -9,7 +9,10 @@ is told once a day, and never to a client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from html import escape
 from typing import Any
 from uuid import UUID
 
@@ -18,16 +21,18 @@ from prefect.states import State
 
 from connectors.channels.base import ChannelContext
 from connectors.store import LedgerConflict, StateStore
-from flows.delivery import DeliveryRequest, deliver, outcome_of
+from flows.delivery import DeliveryRequest, deliver, lease_of, message_of, outcome_of
 from flows.reports import template_dirs
 from flows.runtime import finish, run_link
 from stagecast.config import Config, ConfigError, ProjectConfig, load_config
 from stagecast.evaluate import calendar_for
 from stagecast.ledger import DeliveryOutcome
+from stagecast.models import Message
 from stagecast.output import PendingRun
 from stagecast.reports.render import render_report
 from stagecast.reports.team_alert import (
     KIND,
+    MaybeDelivered,
     RunProblem,
     WaitedTooLong,
     hours,
@@ -45,8 +50,11 @@ def tell_team(
     *,
     run: RunProblem | None = None,
     approval: WaitedTooLong | None = None,
+    unknown: MaybeDelivered | None = None,
+    attached: Message | None = None,
 ) -> list[DeliveryOutcome]:
-    """Render the team alert for each internal channel and deliver it (once per its period)."""
+    """Render the team alert for each internal channel and deliver it (once per its period);
+    `attached` (the report it is about) follows the alert."""
     calendar = calendar_for(project)
     channels = project.internal_channels()
     if not channels:
@@ -55,7 +63,13 @@ def tell_team(
     for channel in channels:
         language = channel.language or project.language
         context = team_alert_context(
-            project, as_of, language=language, calendar=calendar, run=run, approval=approval
+            project,
+            as_of,
+            language=language,
+            calendar=calendar,
+            run=run,
+            approval=approval,
+            unknown=unknown,
         )
         message = render_report(
             KIND,
@@ -64,9 +78,50 @@ def tell_team(
             audience="internal",
             template_dirs=template_dirs(config, project),
         )
+        if attached is not None:
+            message = with_attachment(message, attached)
         where = ChannelContext(project=project.key, outbox=config.outbox)
-        outcomes.append(deliver(store, DeliveryRequest(message, channel, where, as_of, calendar)))
+        request = DeliveryRequest(message, channel, where, as_of, calendar, lease=lease_of(config))
+        outcomes.append(deliver(store, request))
     return outcomes
+
+
+def tell_team_of_unknown(
+    store: StateStore, config: Config, outcomes: Sequence[DeliveryOutcome], as_of: datetime
+) -> list[DeliveryOutcome]:
+    """Each delivery that ended `unknown` (its request left without an answer) is told to the
+    project's internal channels, with the report, so a person looks and decides."""
+    told: list[DeliveryOutcome] = []
+    for outcome in outcomes:
+        entry = store.delivery(outcome.id) if outcome.status == "unknown" and outcome.id else None
+        if entry is None or entry.report == KIND:
+            continue  # an alert about an alert would go the same uncertain way
+        try:
+            project = config.project(entry.project)
+        except ConfigError:
+            continue
+        about = MaybeDelivered(
+            entry.report, entry.period, entry.channel, entry.id, entry.last_error or "no answer"
+        )
+        told += tell_team(store, config, project, as_of, unknown=about, attached=message_of(entry))
+    return told
+
+
+def with_attachment(alert: Message, report: Message) -> Message:
+    """The alert followed by the report it is about (chat: its sections; email: its text)."""
+    rule = "\n\n" + "—" * 24 + "\n\n"
+    html = alert.html
+    if html is not None:
+        quoted = f'<pre style="white-space:pre-wrap;">{escape(report.text)}</pre>'
+        html = html.replace("</body>", f"<hr>{quoted}</body>", 1)
+    sections = alert.sections or (alert.markdown,)
+    return replace(
+        alert,
+        markdown=alert.markdown + "\n\n" + report.markdown,
+        text=alert.text + rule + report.text,
+        html=html,
+        sections=(*sections, *(report.sections or (report.markdown,))),
+    )
 
 
 def concerned(config: Config, parameters: dict[str, Any], reason: str) -> list[ProjectConfig]:

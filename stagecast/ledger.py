@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, get_args
 
 LedgerStatus = Literal[
@@ -42,7 +42,8 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
     "sent": frozenset({"sending"}),  # only `--force`
     "failed": _DECIDE_AGAIN | {"expired", "failed"},
     "held": _DECIDE_AGAIN | {"expired", "failed"},
-    "unknown": frozenset({"sent", "failed"}),  # a person says what became of it
+    # A person (or the slow sender's late answer) says what became of it; `--force` resends.
+    "unknown": frozenset({"sent", "failed", "sending"}),
     "expired": _DECIDE_AGAIN,
 }
 
@@ -56,6 +57,12 @@ SUPERSEDED: frozenset[str] = frozenset(
 )
 # Outcomes that make a command exit 1: the client did not get what the run was for.
 BAD_OUTCOMES: frozenset[str] = frozenset({"failed", "held", "unknown"})
+
+
+# A transient failure waits this long before `deliver-pending` tries it again (doubling per
+# attempt, capped): a platform that is down for hours is not hammered every 15 minutes.
+RETRY_BASE = timedelta(minutes=5)
+RETRY_CAP = timedelta(hours=2)
 
 
 def may_move(current: str, new: str) -> bool:
@@ -84,3 +91,42 @@ class DeliveryOutcome:
     def bad(self) -> bool:
         """The report did not reach the client and nobody decided that it should not."""
         return self.status in BAD_OUTCOMES
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a delivery that failed `attempts` times in a row waits before the next try."""
+    return min(RETRY_CAP, RETRY_BASE * (1 << min(max(0, attempts - 1), 16)))
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What becomes of a claim whose owner stopped renewing it (SPEC §8, crash recovery)."""
+
+    status: LedgerStatus
+    note: str
+
+
+def recover(owner: str | None, parts_done: int, in_flight: int | None) -> Recovery:
+    """A dead claim is resent only when no request of it can have reached the platform.
+
+    `in_flight` is the part whose request had left (or was leaving) when the owner stopped: its
+    fate is unknown, so a person decides. Without one, every request the owner made was
+    answered, so the rest can be sent from the first part not delivered.
+    """
+    who = owner or "an earlier run"
+    if in_flight is None:
+        done = (
+            f"; parts 1-{parts_done} were delivered"
+            if parts_done > 1
+            else ("; part 1 was delivered" if parts_done == 1 else "")
+        )
+        return Recovery(
+            "failed",
+            f"{who} stopped before sending the next part (no request left){done};"
+            " it will be sent from there",
+        )
+    return Recovery(
+        "unknown",
+        f"{who} stopped while part {in_flight} was on its way: it may have been delivered;"
+        " a person decides (stagecast resolve)",
+    )

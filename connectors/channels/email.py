@@ -25,7 +25,14 @@ from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from connectors.channels.base import Channel, ChannelContext, DeliveryError, Receipt
+from connectors.channels.base import (
+    NO_PART_LOG,
+    Channel,
+    ChannelContext,
+    DeliveryError,
+    PartLog,
+    Receipt,
+)
 from connectors.http import RetryPolicy, Sleep
 from connectors.secrets import reveal
 from stagecast.config import ChannelConfig, ConfigError, EmailChannelConfig, SecretRef
@@ -57,6 +64,31 @@ class _Login:
             if value:
                 text = text.replace(value, "****")
         return text
+
+
+# RFC 5321 §4.5.3.2.6 asks a client to wait 10 minutes for the reply to the final dot; a
+# report run cannot hold its claim that long, so 5 minutes, past any real server's scan time.
+FINAL_REPLY_SECONDS = 300.0
+
+
+class _Leaving:
+    """Marks the moment the message data starts to leave, in the part log and for `send`."""
+
+    def __init__(self, parts: PartLog) -> None:
+        self.parts, self.left = parts, False
+
+    def watch(self, smtp: smtplib.SMTP) -> None:
+        """Wrap this session's DATA: the log is told first, and the final reply gets longer."""
+        original = smtp.data
+
+        def data(msg: bytes | str) -> tuple[int, bytes]:
+            self.parts.leaving(1)
+            self.left = True
+            if smtp.sock is not None:
+                smtp.sock.settimeout(max(FINAL_REPLY_SECONDS, smtp.timeout or 0))
+            return original(msg)
+
+        smtp.data = data  # type: ignore[method-assign]
 
 
 class EmailChannel:
@@ -110,17 +142,26 @@ class EmailChannel:
         mail["Content-Language"] = one_line(message.language)
         return mail
 
-    def send(self, message: Message) -> Receipt:
-        """Deliver with bounded retries; raise `DeliveryError` saying whether to try later."""
+    def send(self, message: Message, parts: PartLog = NO_PART_LOG) -> Receipt:
+        """Deliver with bounded retries; raise `DeliveryError` saying whether to try later.
+
+        Faults before the message data leaves are retried; once it has left, a dropped link or
+        a missing final reply means the server may have taken it (RFC 5321 §4.5.3.2.6): that
+        is `maybe_delivered`, never retried here."""
         mail = self.build_payload(message)
         login = self._login()
         last = "no answer"
         for attempt in range(self._retry.tries):
+            leaving = _Leaving(parts)
             try:
-                refused = self._deliver(mail, login)
+                refused = self._deliver(mail, login, leaving)
             except OSError as err:  # smtplib's and ssl's errors are OSErrors too
+                if leaving.left and not isinstance(err, smtplib.SMTPResponseException):
+                    raise self._maybe(err) from None
+                parts.unsent()
                 last = self._transient_or_raise(err, login)
             else:
+                parts.delivered(1)
                 return self._receipt(mail, refused)
             if attempt + 1 < self._retry.tries:
                 delay = self._retry.backoff(attempt)
@@ -131,7 +172,9 @@ class EmailChannel:
             retryable=True,
         )
 
-    def _deliver(self, mail: EmailMessage, login: _Login | None) -> dict[str, tuple[int, bytes]]:
+    def _deliver(
+        self, mail: EmailMessage, login: _Login | None, leaving: _Leaving
+    ) -> dict[str, tuple[int, bytes]]:
         """One SMTP session: connect, secure, log in, send; the refused recipients come back."""
         smtp = self._connect()
         try:
@@ -139,12 +182,23 @@ class EmailChannel:
                 smtp.starttls(context=self._tls())
             if login is not None:
                 smtp.login(login.username, login.password)
+            leaving.watch(smtp)
             refused = smtp.send_message(mail, from_addr=self.cfg.from_, to_addrs=self.recipients)
         except BaseException:
             smtp.close()
             raise
         _quit(smtp)
         return refused
+
+    def _maybe(self, err: OSError) -> DeliveryError:
+        """The data left and no final reply came: it may be in the mailbox already."""
+        what = "no final reply" if isinstance(err, TimeoutError) else type(err).__name__
+        return DeliveryError(
+            f"{self._where()}: the mail may have been delivered ({what} after the message was"
+            " sent); not sent again automatically",
+            retryable=False,
+            maybe_delivered=True,
+        )
 
     def _connect(self) -> smtplib.SMTP:
         """A connected client: implicit TLS for `ssl`, plain (maybe upgraded later) otherwise."""

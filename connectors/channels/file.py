@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from connectors.channels.base import DeliveryError, Receipt
+from connectors.channels.base import NO_PART_LOG, DeliveryError, PartLog, Receipt
 from stagecast.models import Message
 
 
@@ -23,8 +23,9 @@ class FileChannel:
         names = [f"{stem}.md"] + ([f"{stem}.html"] if message.html else [])
         return [self.folder / name for name in names]
 
-    def send(self, message: Message) -> Receipt:
-        """Write atomically, so a crash never leaves half a report in the outbox."""
+    def send(self, message: Message, parts: PartLog = NO_PART_LOG) -> Receipt:
+        """Write atomically, so a crash never leaves half a report in the outbox. Writing the
+        same file again is harmless, so nothing is ever "maybe delivered" here."""
         markdown, *html = self.paths(message)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)

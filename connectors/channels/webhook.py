@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import httpx
 
-from connectors.channels.base import DeliveryError, Receipt
+from connectors.channels.base import NO_PART_LOG, DeliveryError, PartLog, Receipt
 from connectors.http import RetryPolicy, Sleep, retry_after
 from connectors.secrets import reveal
 from stagecast.config import ConfigError, SecretRef
@@ -54,6 +54,7 @@ __all__ = [
     "encode",
     "guarded_text",
     "http_verdict",
+    "maybe",
     "no_autolink",
     "pacer_for",
     "redact",
@@ -70,7 +71,8 @@ ZWSP = "\u200b"
 MENTION_KINDS = frozenset({"stage_report", "risk_alert"})
 # Chat posts are small and a report can wait for the ledger's next round: fewer, shorter tries
 # than a source sync.
-CHAT_POLICY = RetryPolicy(tries=4, base_delay=1.0, max_delay=30.0, timeout=15.0)
+# `timeout` bounds connecting and writing; reading the answer has the platform's own bound.
+CHAT_POLICY = RetryPolicy(tries=4, base_delay=1.0, max_delay=30.0, timeout=10.0)
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 # Measuring a post assumes the longest numbering tag, so every real part fits too.
 WORST_TAG = "(999/999)"
@@ -246,9 +248,18 @@ class Verdict:
     retryable: bool = False
     wait: float | None = None
     reason: str = ""
+    maybe: bool = False  # the request left and no answer came: it may have been taken
 
 
 OK = Verdict(delivered=True)
+
+# Transport errors raised before a request's body can have reached the platform.
+NEVER_LEFT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+
+
+def maybe(reason: str) -> Verdict:
+    """The post may have been taken: never retried automatically, the ledger says `unknown`."""
+    return Verdict(maybe=True, reason=reason)
 
 
 def retry(reason: str, wait: float | None = None) -> Verdict:
@@ -295,7 +306,7 @@ def json_body(response: httpx.Response) -> dict[str, Any] | None:
 
 
 class PartialDeliveryError(DeliveryError):
-    """A later part failed after earlier ones were delivered: a retry sends them again."""
+    """A later part failed after earlier ones were delivered: a retry resumes from it."""
 
     def __init__(self, message: str, *, retryable: bool, part: int, parts: int) -> None:
         super().__init__(message, retryable=retryable)
@@ -461,6 +472,9 @@ class WebhookChannel:
     rate: ClassVar[tuple[int, float]]
     limit: ClassVar[int]
     public_path: ClassVar[str] = ""
+    # How long the platform may take to answer a post it has received (see the README's
+    # delivery section): past this the post counts as "may have been delivered".
+    read_timeout: ClassVar[float] = 30.0
 
     def __init__(
         self,
@@ -476,8 +490,11 @@ class WebhookChannel:
         sleep: Sleep = time.sleep,
         pacer: Pacer | None = None,
         clock: Callable[[], float] = time.time,
+        read_timeout: float | None = None,
     ) -> None:
         self.name, self.webhook, self.secret = name, webhook, secret
+        if read_timeout is not None:
+            self.read_timeout = read_timeout
         self.keyword = one_line(keyword) if keyword else None
         self.mention = tuple(one_line(m) for m in mention if one_line(m))
         self.proxy, self.client, self.policy = proxy, client, policy
@@ -550,8 +567,9 @@ class WebhookChannel:
 
     # -- sending --
 
-    def send(self, message: Message) -> Receipt:
-        """Post every part in order; the first that fails stops the rest and is named."""
+    def send(self, message: Message, parts: PartLog = NO_PART_LOG) -> Receipt:
+        """Post the parts in order from `parts.first`; the first that fails stops the rest and
+        is named. Each request is recorded in `parts` before it leaves and after its answer."""
         url = self._webhook_url()
         secret = self._reveal(self.secret, "secret") if self.secret is not None else None
         hidden = secrets_of(url, self.public_path) | ({secret} if secret else set())
@@ -561,7 +579,9 @@ class WebhookChannel:
         pacer = self.pacer or pacer_for(url, *self.rate)
         with self._client() as client:
             for index, body in enumerate(payloads, 1):
-                verdict = self._post(client, url, body, secret, pacer, target)
+                if index < parts.first:
+                    continue
+                verdict = self._post(client, url, body, secret, pacer, target, index, parts)
                 if not verdict.delivered:
                     reason = scrub(verdict.reason, hidden)
                     raise self._failure(
@@ -578,13 +598,23 @@ class WebhookChannel:
         secret: str | None,
         pacer: Pacer,
         target: str,
+        index: int,
+        parts: PartLog,
     ) -> Verdict:
-        """One part, tried up to `policy.tries` times."""
+        """One part, tried up to `policy.tries` times while each answer says "not taken"; a
+        request that may have arrived (no answer after the body left) is never sent again."""
         verdict = refuse("no answer", retryable=True)
         for attempt in range(self.policy.tries):
             pacer.wait()
+            parts.leaving(index)
             verdict = self._try(client, url, body, secret)
-            if verdict.delivered or not verdict.again:
+            if verdict.delivered:
+                parts.delivered(index)
+                return verdict
+            if verdict.maybe:
+                return verdict
+            parts.unsent()
+            if not verdict.again:
                 return verdict
             wait = verdict.wait if verdict.wait is not None else self.policy.backoff(attempt)
             if wait > self.policy.max_retry_after:
@@ -599,27 +629,43 @@ class WebhookChannel:
     def _try(
         self, client: httpx.Client, url: str, body: dict[str, Any], secret: str | None
     ) -> Verdict:
-        """One request; transport trouble is a verdict too, described without the URL."""
+        """One request; transport trouble is a verdict too, described without the URL. Trouble
+        before the body could arrive (no connection) may be retried; after it (no answer in
+        time, the link dropped) the post may have been taken: `maybe`."""
         signed, params = self.sign(body, secret) if secret else (body, None)
         try:
             # httpx's `params=` would replace the webhook's own query (its key): merge instead.
             target = httpx.URL(url).copy_merge_params(params) if params else url
             response = client.post(
-                target, content=encode(signed), headers=JSON_HEADERS, timeout=self.policy.timeout
+                target, content=encode(signed), headers=JSON_HEADERS, timeout=self._timeout()
             )
-        except httpx.TimeoutException:
-            return retry("timed out")
+        except NEVER_LEFT as err:
+            return retry(f"no connection ({type(err).__name__})")
         except httpx.UnsupportedProtocol:
             return refuse("the webhook is not an http(s) URL")
-        except httpx.TransportError as err:
-            return retry(f"connection failed ({type(err).__name__})")
         except httpx.InvalidURL:
             return refuse("the webhook is not a valid URL")
+        except httpx.TimeoutException:
+            return maybe(f"no answer within {self.read_timeout:.0f}s")
+        except httpx.TransportError as err:
+            return maybe(f"the connection dropped before an answer ({type(err).__name__})")
         return self.judge(response)
+
+    def _timeout(self) -> httpx.Timeout:
+        """Short to connect; the platform's own time to answer (`read_timeout`) to read."""
+        return httpx.Timeout(self.policy.timeout, read=self.read_timeout)
 
     def _failure(self, verdict: Verdict, index: int, total: int, target: str) -> DeliveryError:
         """The error for a part that could not be delivered, saying which part."""
         where = f"{self.platform} {target}"
+        if verdict.maybe:
+            which = "the report" if total == 1 else f"part {index}/{total}"
+            return DeliveryError(
+                f"{where}: {which} may have been delivered ({verdict.reason}); not sent again"
+                " automatically",
+                retryable=False,
+                maybe_delivered=True,
+            )
         if total == 1:
             return DeliveryError(f"{where}: {verdict.reason}", retryable=verdict.retryable)
         if index == 1:
@@ -630,7 +676,7 @@ class WebhookChannel:
         sent = "part 1 was" if index == 2 else f"parts 1-{index - 1} were"
         return PartialDeliveryError(
             f"{where}: part {index}/{total} not delivered ({verdict.reason}); {sent} delivered"
-            " and will be sent again with the whole report",
+            f" and a retry starts from part {index}",
             retryable=verdict.retryable,
             part=index,
             parts=total,

@@ -8,7 +8,7 @@ there is one. Facts only; the templates say them in each language.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -16,7 +16,7 @@ from stagecast.calendar import WorkCalendar
 from stagecast.config import ProjectConfig
 from stagecast.reports.escape import one_line, safe_url
 
-__all__ = ["RunProblem", "TeamAlert", "WaitedTooLong", "team_alert_context"]
+__all__ = ["MaybeDelivered", "RunProblem", "TeamAlert", "WaitedTooLong", "team_alert_context"]
 
 KIND = "team_alert"
 
@@ -44,8 +44,21 @@ class WaitedTooLong:
 
 
 @dataclass(frozen=True)
+class MaybeDelivered:
+    """A client report whose request left without an answer (a timeout after the post was
+    sent, a run that died mid-send): it may or may not have arrived, and only a person can
+    look. The report itself comes with the alert."""
+
+    report: str
+    report_period: str
+    channel: str
+    delivery: str
+    why: str
+
+
+@dataclass(frozen=True)
 class TeamAlert:
-    """Everything a team alert shows; exactly one of `run` and `approval` is set."""
+    """Everything a team alert shows; exactly one of `run`, `approval`, `unknown` is set."""
 
     project_key: str
     project_name: str
@@ -55,6 +68,7 @@ class TeamAlert:
     period: str
     run: RunProblem | None = None
     approval: WaitedTooLong | None = None
+    unknown: MaybeDelivered | None = None
 
 
 def team_alert_context(
@@ -65,14 +79,15 @@ def team_alert_context(
     calendar: WorkCalendar,
     run: RunProblem | None = None,
     approval: WaitedTooLong | None = None,
+    unknown: MaybeDelivered | None = None,
 ) -> TeamAlert:
-    """The alert about one failed run or one expired approval.
+    """The alert about one failed run, one expired approval or one delivery of unknown fate.
 
     Its ledger period makes each alert go out once: a run's problem once a day per flow and
-    reason (a source down all day is one alert, not one per sync), an expired approval once.
+    reason (a source down all day is one alert, not one per sync), the others once each.
     """
-    if (run is None) == (approval is None):
-        raise ValueError("a team alert is about one run or one approval")
+    if sum(x is not None for x in (run, approval, unknown)) != 1:
+        raise ValueError("a team alert is about one run, one approval or one delivery")
     local = as_of.astimezone(calendar.tz)
     if run is not None:
         run = RunProblem(
@@ -84,9 +99,12 @@ def team_alert_context(
         )
         digest = hashlib.sha256(f"{run.flow}\n{run.reason}".encode()).hexdigest()[:10]
         period = f"{run.state}:{run.flow}:{digest}@{local.date().isoformat()}"
-    else:
-        assert approval is not None
+    elif approval is not None:
         period = f"approval_expired:{approval.delivery}"
+    else:
+        assert unknown is not None
+        unknown = replace(unknown, why=one_line(unknown.why))
+        period = f"unknown:{unknown.delivery}"
     return TeamAlert(
         project_key=project.key,
         project_name=one_line(project.name),
@@ -96,6 +114,7 @@ def team_alert_context(
         period=period,
         run=run,
         approval=approval,
+        unknown=unknown,
     )
 
 
