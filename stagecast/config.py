@@ -515,6 +515,13 @@ class SyncConfig(_Model):
     every_minutes: Annotated[int, Field(ge=1)] = 60
 
 
+class DeliveryConfig(_Model):
+    """How the ledger treats a delivery whose sender vanished (SPEC §8)."""
+
+    # A claim (`sending`) older than this, by the clock, belongs to a run that died.
+    claim_timeout_s: Annotated[int, Field(ge=30, le=7 * 24 * 3600)] = 600
+
+
 class Contact(_Model):
     """Someone the client may reach, shown in the charter report."""
 
@@ -961,6 +968,7 @@ class Config(_Model):
     state: Annotated[str, AfterValidator(_state_url)] = Field(DEFAULT_STATE, validate_default=True)
     outbox: RelPath = Field(Path(".stagecast/outbox"), validate_default=True)
     templates: TemplatesDir | None = None
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     projects: Annotated[list[ProjectConfig], Field(min_length=1)]
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
