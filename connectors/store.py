@@ -288,6 +288,14 @@ class StateStore:
             rows = list(conn.scalars(query))
         return [snapshot_from_dict(json.loads(raw)) for raw in reversed(rows)]
 
+    def has_later_snapshot(self, project: str, as_of: datetime) -> bool:
+        """Whether a snapshot of a later instant is stored (a sync overtook this one)."""
+        query = sa.select(snapshots.c.id).where(
+            snapshots.c.project == project, snapshots.c.as_of > _aware(as_of)
+        )
+        with self.engine.connect() as conn:
+            return conn.scalar(query.limit(1)) is not None
+
     def emitted_at(self, project: str, as_of: datetime) -> set[str]:
         """Event ids already emitted for the snapshot at `as_of`, so a re-run emits none twice."""
         with self.engine.connect() as conn:
@@ -361,6 +369,12 @@ class StateStore:
                 return _entry(row)
             d = replace(d, id=new_delivery_id())  # the short id was taken by another key
         raise RuntimeError("could not find a free delivery id")
+
+    def delivery_by_key(self, key: str) -> LedgerEntry | None:
+        """The delivery of one exactly-once key, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(deliveries).where(deliveries.c.key == key)).first()
+        return None if row is None else _entry(row)
 
     def delivery(self, id: str) -> LedgerEntry | None:
         """One delivery by id, or None."""

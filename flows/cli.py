@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -46,6 +48,16 @@ AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Evaluation moment, ISO 8601 (default: now)."),
 ]
+InitOption = Annotated[
+    bool,
+    typer.Option(
+        "--init",
+        help="Start a new, empty state database where the outbox shows an earlier one.",
+    ),
+]
+# Moments outside these years are typos (0001-01-01), and date arithmetic near the ends of
+# Python's calendar overflows.
+AS_OF_YEARS = (1970, 2999)
 
 
 def _setup_logging() -> None:
@@ -80,9 +92,24 @@ def _as_of(text: str | None, config: Config) -> datetime:
     if text is None:
         return datetime.now(config.tz)
     try:
-        return parse_as_of(text, config.tz)
-    except ValueError as err:
-        _fail([str(err)])
+        moment = parse_as_of(text, config.tz)
+    except (ValueError, OverflowError) as err:
+        _fail([f"--as-of: {err}"])
+    low, high = AS_OF_YEARS
+    if not low <= moment.year <= high:
+        _fail([f"--as-of: {text} is outside the years {low}-{high}"])
+    return moment
+
+
+def _check_state(config: Config, init: bool = False) -> None:
+    """Open (and migrate) the state database before any work, so a missing, damaged or
+    unreachable one stops the command with one line, nothing pulled or sent."""
+    from connectors.state import StateUnavailable, open_state
+
+    try:
+        open_state(config.state, config.outbox, init=init).close()
+    except StateUnavailable as err:
+        _fail([str(err)], err.exit_code)
 
 
 def _projects(config: Config, key: str | None) -> list[ProjectConfig]:
@@ -132,12 +159,14 @@ def sync(
     project: Annotated[str | None, typer.Option(help="Only this project (its key).")] = None,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
+    init: InitOption = False,
 ) -> None:
     """Pull every source, compute progress and risks, store the snapshot, report the changes."""
     _setup_logging()
     loaded = _load(config)
     moment = _as_of(as_of, loaded)
     chosen = _projects(loaded, project)
+    _check_state(loaded, init)
     from flows.sync import sync_flow
 
     with local_runs(), _progress(len(chosen), "syncing"):
@@ -180,6 +209,7 @@ def report(
     ] = False,
     force: Annotated[bool, typer.Option(help="Send even if this period was already sent.")] = False,
     as_json: JsonOption = False,
+    init: InitOption = False,
 ) -> None:
     """Sync, render one report and deliver it to the report's channels (or just --channel)."""
     _setup_logging()
@@ -192,6 +222,9 @@ def report(
     if channel is not None and channel not in {c.name for c in chosen.channels}:
         known = ", ".join(c.name for c in chosen.channels) or "none"
         _fail([f"--channel: unknown channel '{channel}' in {chosen.key} (channels: {known})"])
+    if stage is not None:
+        _check_stage(chosen, stage)
+    _check_state(loaded, init)
     common = (str(config), chosen.key)
     options = {"as_of": moment.isoformat(), "channel": channel, "dry_run": dry_run, "force": force}
     with local_runs():
@@ -213,6 +246,15 @@ def _check_report_target(kind: str, stage: str | None, risk: str | None) -> None
         _fail([f"--stage: only for stage_report, not {kind}"])
     if risk and kind != "risk_alert":
         _fail([f"--risk: only for risk_alert, not {kind}"])
+
+
+def _check_stage(project: ProjectConfig, stage: str) -> None:
+    """--stage names one of the project's stages, by name or key."""
+    names = [(s.name, s.effective_key) for s in project.stages]
+    if any(stage in pair for pair in names):
+        return
+    known = ", ".join(f"{name} ({key})" for name, key in names) or "none"
+    _fail([f"--stage: no stage '{stage}' in {project.key} (stages: {known})"])
 
 
 def _report_flow(
@@ -251,12 +293,14 @@ def deliver_pending_command(
     config: ConfigOption = Path("stagecast.yaml"),
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
+    init: InitOption = False,
 ) -> None:
     """Send what is due (deferred, approved, failed reports); expire unanswered approvals; catch
-    up a missed daily update."""
+    up a missed daily update; decide deliveries whose sender died."""
     _setup_logging()
     loaded = _load(config)
     moment = _as_of(as_of, loaded)
+    _check_state(loaded, init)
     from flows.deliver_pending import deliver_pending_flow
 
     with local_runs():
@@ -286,6 +330,7 @@ def deliveries(
 
     if status is not None and status not in LEDGER_STATES:
         _fail([f"--status: unknown state '{status}' (states: {', '.join(sorted(LEDGER_STATES))})"])
+    _check_state(loaded)
     with StateStore(loaded.state) as store:
         rows = [_ledger_json(e) for e in store.deliveries(status=status)]
     if as_json:
@@ -339,6 +384,7 @@ def _decide(config: Path, id: str, *, approve: bool, by: str | None, reason: str
     from flows.delivery import decide_approval
 
     who = by or getpass.getuser()
+    _check_state(loaded)
     with StateStore(loaded.state) as store:
         try:
             entry = decide_approval(store, id, approve=approve, by=who, reason=reason)
@@ -354,6 +400,41 @@ def _decide(config: Path, id: str, *, approve: bool, by: str | None, reason: str
                 said = resume_waiting_run(store, entry, who)
             if said:
                 stdout.print(said, markup=False)
+
+
+@app.command()
+def resolve(
+    id: Annotated[str, typer.Argument(help="The delivery id (from `stagecast deliveries`).")],
+    delivered: Annotated[
+        bool, typer.Option("--delivered", help="It did arrive: record it as sent.")
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="It did not arrive (or was fixed): send it again.")
+    ] = False,
+    config: ConfigOption = Path("stagecast.yaml"),
+    by: Annotated[str | None, typer.Option(help="Who decides (default: your user name).")] = None,
+) -> None:
+    """Settle a delivery whose fate is `unknown` (a request left without an answer), or send a
+    `failed` one again that waits for a config change."""
+    _setup_logging()
+    if delivered == resend:
+        _fail(["resolve: give exactly one of --delivered and --resend"])
+    loaded = _load(config)
+    _check_state(loaded)
+    from connectors.store import LedgerConflict, StateStore
+    from flows.delivery import resolve as settle
+
+    who = by or getpass.getuser()
+    with StateStore(loaded.state) as store:
+        try:
+            outcome = settle(store, loaded, id, delivered=delivered, by=who)
+        except KeyError:
+            _fail([f"ID: no delivery '{id}' (see `stagecast deliveries`)"])
+        except LedgerConflict as err:
+            _fail([f"ID: {err}"])
+    stdout.print(f"{outcome.id} {outcome.status} ({who})", markup=False)
+    if outcome.bad:
+        raise typer.Exit(1)
 
 
 def _ledger_json(entry: Any) -> dict[str, Any]:
@@ -375,6 +456,10 @@ def _ledger_json(entry: Any) -> dict[str, Any]:
         "created_at": moment(entry.created_at),
         "updated_at": moment(entry.updated_at),
         "flow_run": entry.flow_run,
+        "parts_done": entry.parts_done,
+        "in_flight": entry.in_flight,
+        "retryable": entry.retryable,
+        "claimed_by": entry.claimed_by,
     }
 
 
@@ -516,5 +601,27 @@ def _print_summary(document: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point: whatever goes wrong, one line on stderr, never a traceback
+    (`STAGECAST_DEBUG=1` shows it)."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        stderr.print("stopped", highlight=False)
+        sys.exit(130)
+    except click.exceptions.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except Exception as err:  # the last line of defence: the message, not the stack
+        if os.environ.get("STAGECAST_DEBUG"):
+            raise
+        text = str(err).splitlines()[0] if str(err) else ""
+        stderr.print(
+            f"stagecast: unexpected error: {type(err).__name__}: {text}"
+            " (STAGECAST_DEBUG=1 shows where)",
+            markup=False,
+            highlight=False,
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from prefect import flow
 from prefect.states import State
 
+from connectors.state import state_store
 from connectors.store import StateStore
 from flows.delivery import deliver_pending
 from flows.runtime import deployed_run, finish
@@ -95,7 +96,7 @@ def deliver_pending_flow(config: str, as_of: str | None = None) -> PendingRun | 
     waited too long for approval, and catch up a missed daily update."""
     loaded = load_config(config)
     moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
-    with StateStore(loaded.state) as store:
+    with state_store(loaded.state, loaded.outbox) as store:
         outcomes = expire_approvals(store, loaded, moment)
         outcomes += deliver_pending(store, loaded, moment)
         outcomes += tell_team_of_unknown(store, loaded, outcomes, moment)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.channels.base import ChannelContext, DeliveryError, build_channel
+from connectors.state import SentJournal
 from connectors.store import (
     LedgerConflict,
     LedgerEntry,
@@ -87,6 +88,8 @@ def deliver(store: StateStore, request: DeliveryRequest) -> DeliveryOutcome:
         )
     decision = request.decision()
     fresh = _entry_for(request, decision)
+    if not request.force and (earlier := _sent_per_outbox(store, fresh, request.context)):
+        return outcome_of(earlier, "duplicate")
     entry = store.record_delivery(fresh)
     if entry.id != fresh.id and entry.status == "sending":
         entry = _recovered(store, entry)
@@ -136,6 +139,33 @@ def channel_hash(channel: ChannelConfig) -> str:
     config that cut it into those parts."""
     text = channel.model_dump_json(exclude={"approval_timeout"})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _sent_per_outbox(
+    store: StateStore, fresh: LedgerEntry, context: ChannelContext
+) -> LedgerEntry | None:
+    """A key the ledger does not know but the outbox's journal shows as sent (the state
+    database was lost and recreated): recorded as sent, never sent again."""
+    if store.delivery_by_key(fresh.key) is not None:
+        return None
+    earlier = SentJournal(context.outbox).sent(fresh.project, fresh.key)
+    if earlier is None:
+        return None
+    log.warning(
+        "%s %s to %s: the outbox shows it sent (%s) though the ledger had lost it; not sent again",
+        fresh.report,
+        fresh.period,
+        fresh.channel,
+        earlier,
+    )
+    recorded = replace(
+        fresh,
+        status="sent",
+        receipt=f"sent earlier as {earlier} (outbox journal)",
+        claimed_by=None,
+        lease_until=None,
+    )
+    return store.record_delivery(recorded)
 
 
 def _recovered(store: StateStore, entry: LedgerEntry) -> LedgerEntry:
@@ -264,6 +294,7 @@ def send_entry(
         lease_until=None,
         in_flight=None,
     )
+    SentJournal(context.outbox).record(sent.project, sent.key, sent.id)
     log.info("%s %s sent to %s (%s)", sent.report, sent.period, sent.channel, receipt.target)
     return outcome_of(sent)
 
@@ -437,6 +468,44 @@ def _waits_for_a_change(entry: LedgerEntry, channel: ChannelConfig) -> bool:
         and entry.retryable is False
         and entry.config_hash == channel_hash(channel)
     )
+
+
+def resolve(
+    store: StateStore, config: Config, id: str, *, delivered: bool, by: str
+) -> DeliveryOutcome:
+    """A person settles a delivery: `unknown` ones they found (`delivered`) or did not find in
+    the channel; a `failed` one they fixed. A resend goes out now when the client's window is
+    open (else it waits as a failure due at once, for `deliver-pending`), from the first part
+    not known to be delivered."""
+    entry = store.delivery(id)
+    if entry is None:
+        raise KeyError(id)
+    now = datetime.now(UTC)
+    if delivered:
+        sent = store.set_status(
+            id,
+            "sent",
+            expect="unknown",
+            decided_by=by,
+            decided_at=now,
+            receipt=f"confirmed delivered by {by}",
+            in_flight=None,
+        )
+        SentJournal(config.outbox).record(sent.project, sent.key, sent.id)
+        return outcome_of(sent)
+    again = store.set_status(
+        id,
+        "failed",
+        expect={"unknown", "failed"},
+        decided_by=by,
+        decided_at=now,
+        retryable=True,
+        config_hash=None,
+        not_before=None,
+        in_flight=None,
+        last_error=f"to be sent again, as {by} asked",
+    )
+    return deliver_if_due(store, config, again, now.astimezone(config.tz)) or outcome_of(again)
 
 
 def decide_approval(

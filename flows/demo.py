@@ -57,5 +57,10 @@ def run_demo(workdir: Path) -> DemoRun:
         if event.type == "stagecast.stage.completed":  # what the event trigger does
             run_flow(stage_report_flow, str(config), PROJECT, event.payload["stage"], TODAY)
     outbox = load_config(config).outbox
-    reports = sorted(p for p in outbox.rglob("*") if p.is_file()) if outbox.exists() else []
+    reports = sorted(p for p in outbox.rglob("*") if p.is_file() and _shown(p, outbox))
     return DemoRun(workdir, yesterday, today, reports)
+
+
+def _shown(path: Path, outbox: Path) -> bool:
+    """A report, not the outbox's own bookkeeping (its state marker, its sent journal)."""
+    return not any(part.startswith(".") for part in path.relative_to(outbox).parts)

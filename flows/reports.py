@@ -20,6 +20,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from connectors.channels.base import ChannelContext
+from connectors.state import state_store
 from connectors.store import StateStore
 from flows.approval import apply_decision, wait_for_decision
 from flows.delivery import (
@@ -173,7 +174,7 @@ def run_report(request: ReportRequest, build: BuildContext) -> RunResult:
     if run is not None and run.resumed:
         return finish_approvals(loaded, chosen, run)
     moment = parse_as_of(request.as_of, loaded.tz) if request.as_of else datetime.now(loaded.tz)
-    with project_turn(chosen.key), StateStore(loaded.state) as store:
+    with project_turn(chosen.key), state_store(loaded.state, loaded.outbox) as store:
         result, deliveries = _sync_and_deliver(request, build, loaded, chosen, store, moment, run)
         # Only what this run recorded: an older run already waits on its own reports.
         waiting = store.deliveries(status="awaiting_approval", flow_run=run.id) if run else []
@@ -193,17 +194,19 @@ def _sync_and_deliver(
     run: DeployedRun | None,
 ) -> tuple[SyncResult, list[DeliveryOutcome]]:
     """The report's work: sync, publish, render and deliver; tell the team of stale sources."""
-    from flows.sync import publish_events, publish_risks, summary, sync_project
+    from flows.sync import publish, summary, sync_project
 
     channels = report_channels(chosen, request.kind, request.channel)
     recovered = [] if request.dry_run else recover_dead_claims(store, loaded)
     result = sync_project(
-        chosen, store, moment, save=not request.dry_run, shared=wanted_limits(loaded)
+        chosen,
+        store,
+        moment,
+        save=not request.dry_run,
+        shared=wanted_limits(loaded),
+        publish=publish,
     )
     log.info("%s", summary(chosen.key, result))
-    if not request.dry_run:
-        publish_events(result.events)
-        publish_risks(result.snapshot)
     scene = Scene(chosen, result, store, calendar_for(chosen), request.period_date)
     job = ReportJob(
         loaded,
@@ -256,7 +259,7 @@ def finish_approvals(loaded: Config, chosen: ProjectConfig, run: DeployedRun) ->
     Nothing is synced or rendered again: what is sent is what the person saw.
     """
     moment = datetime.now(loaded.tz)
-    with StateStore(loaded.state) as store:
+    with state_store(loaded.state, loaded.outbox) as store:
         entries = store.deliveries(project=chosen.key, flow_run=run.id)
         waiting = [e for e in entries if e.status == "awaiting_approval"]
         decision = wait_for_decision(waiting or entries)  # answered at once now

@@ -7,7 +7,7 @@ Trello card: a task per item costs milliseconds each and floods the UI.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -24,6 +24,7 @@ from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.sources.base import PullRequest, SourceError, build_source
+from connectors.state import state_store
 from connectors.store import SourceState, StateStore
 from flows.limits import host_slots, project_turn, wanted_limits
 from flows.progress import step_done
@@ -106,12 +107,34 @@ def sync_project(
     *,
     save: bool = True,
     shared: Mapping[str, int] | None = None,
+    publish: Callable[[SyncResult], None] | None = None,
 ) -> SyncResult:
-    """Pull, compute, compare with the previous snapshot, store in one transaction.
+    """Pull, compute, compare with the previous snapshot, store in one transaction, and
+    `publish` the result, all under the project's lock in the store: two overlapping syncs of
+    one project (CLI, schedule, webhook) run one after the other, so neither doubles an event
+    nor loses one.
 
-    With `save=False` (a dry run) nothing is written and every event counts as new. `shared`
-    sizes the global host limits a deployed run reserves slots of (`flows.limits`).
+    With `save=False` (a dry run) nothing is written, nothing locked, and every event counts
+    as new. `shared` sizes the global host limits a deployed run reserves slots of.
     """
+    if not save:
+        return _sync(project, store, as_of, save=False, shared=shared)
+    with store.project_lock(project.key):
+        result = _sync(project, store, as_of, save=True, shared=shared)
+        if publish is not None:
+            publish(result)
+    return result
+
+
+def _sync(
+    project: ProjectConfig,
+    store: StateStore,
+    as_of: datetime,
+    *,
+    save: bool,
+    shared: Mapping[str, int] | None,
+) -> SyncResult:
+    """The sync itself: read previous → pull → evaluate → save."""
     known = store.source_states(project.key)
     previous = store.latest_before(project.key, as_of)
     outcomes = [
@@ -122,6 +145,11 @@ def sync_project(
     changes = compare(previous, snapshot)
     already = store.emitted_at(project.key, as_of)
     events = tuple(e for e in events_for(snapshot, changes) if e.id not in already)
+    if save and store.has_later_snapshot(project.key, as_of):
+        # A run at a later moment already stored its snapshot and told its news: this one
+        # only fills in the history.
+        log.info("%s: a later sync is stored already; this one emits no events", project.key)
+        events = ()
     if save:
         store.save_sync(snapshot, _source_states(outcomes, known), [e.id for e in events])
     return SyncResult(snapshot, previous, changes, events)
@@ -154,6 +182,12 @@ def publish_events(events: Sequence[Event]) -> None:
         )
 
 
+def publish(result: SyncResult) -> None:
+    """What a stored sync tells Prefect: its new events and its risks."""
+    publish_events(result.events)
+    publish_risks(result.snapshot)
+
+
 def publish_risks(snapshot: Snapshot) -> None:
     """The project's risks as a table artifact in the UI."""
     rows = [risk_json(r) for r in snapshot.risks]
@@ -171,9 +205,7 @@ def sync_project_task(
 ) -> SyncResult:
     """Pull one project's sources, compute its snapshot, store it and emit its new events."""
     with project_turn(project.key):
-        result = sync_project(project, store, as_of, shared=shared)
-    publish_events(result.events)
-    publish_risks(result.snapshot)
+        result = sync_project(project, store, as_of, shared=shared, publish=publish)
     line = summary(project.key, result)
     log.info("%s", line)
     step_done(line)
@@ -239,6 +271,6 @@ def sync_flow(
     loaded = load_config(config)
     moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
     chosen = [loaded.project(project)] if project else list(loaded.projects)
-    with StateStore(loaded.state) as store:
+    with state_store(loaded.state, loaded.outbox) as store:
         results = sync_projects(chosen, store, moment, wanted_limits(loaded))
     return finish(RunResult(moment, [ProjectRun(r.snapshot, r.events) for r in results]))

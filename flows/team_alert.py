@@ -20,6 +20,7 @@ from prefect import flow
 from prefect.states import State
 
 from connectors.channels.base import ChannelContext
+from connectors.state import state_store
 from connectors.store import LedgerConflict, StateStore
 from flows.delivery import DeliveryRequest, deliver, lease_of, message_of, outcome_of
 from flows.reports import template_dirs
@@ -172,7 +173,7 @@ def team_alert_flow(config: str, flow_run_id: str) -> PendingRun | State:
     projects = concerned(loaded, parameters, problem.reason)
     log.info("%s %s: %s", problem.run_name, problem.state, problem.reason)
     outcomes: list[DeliveryOutcome] = []
-    with StateStore(loaded.state) as store:
+    with state_store(loaded.state, loaded.outbox) as store:
         for project in projects:
             outcomes += tell_team(store, loaded, project, moment, run=problem)
     return finish(PendingRun(moment, outcomes))
