@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pydantic import BaseModel
 
 from connectors.channels.base import ChannelContext, DeliveryError, build_channel
 from connectors.state import SentJournal
@@ -26,7 +29,7 @@ from connectors.store import (
     delivery_key,
 )
 from stagecast.calendar import WorkCalendar
-from stagecast.config import ChannelConfig, Config, ConfigError, DeliveryConfig
+from stagecast.config import ChannelConfig, Config, ConfigError, DeliveryConfig, SecretRef
 from stagecast.delivery import Decision, decide, when_allowed
 from stagecast.evaluate import calendar_for
 from stagecast.ledger import PENDING, REDECIDE, SUPERSEDED, DeliveryOutcome, retry_delay
@@ -134,11 +137,33 @@ def _claim_fields(channel: ChannelConfig, lease: timedelta) -> dict[str, Any]:
 
 
 def channel_hash(channel: ChannelConfig) -> str:
-    """A fingerprint of a channel's config (secret references, not values): a permanent
-    failure is tried again once it changes, and a multi-part post resumes only under the
-    config that cut it into those parts."""
-    text = channel.model_dump_json(exclude={"approval_timeout"})
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    """A fingerprint of a channel's config and of the environment variables its secrets are
+    read from (hashed, never kept): a permanent failure is tried again once either changes —
+    a fixed webhook key in the environment counts — and a multi-part post resumes only under
+    the config that cut it into those parts."""
+    digest = hashlib.sha256(channel.model_dump_json(exclude={"approval_timeout"}).encode())
+    for ref in _env_refs(channel):
+        digest.update(f"\0{ref.name}\0{os.environ.get(ref.name, '')}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _env_refs(channel: ChannelConfig) -> list[SecretRef]:
+    """The `env:` secret references anywhere in a channel's config."""
+    found: list[SecretRef] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, SecretRef):
+            if value.kind == "env":
+                found.append(value)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(channel)
+    return found
 
 
 def _sent_per_outbox(

@@ -115,15 +115,12 @@ def recover(owner: str | None, parts_done: int, in_flight: int | None) -> Recove
     """
     who = owner or "an earlier run"
     if in_flight is None:
-        done = (
-            f"; parts 1-{parts_done} were delivered"
-            if parts_done > 1
-            else ("; part 1 was delivered" if parts_done == 1 else "")
-        )
+        if parts_done == 0:
+            return Recovery("failed", f"{who} stopped before any request left; it will be sent")
         return Recovery(
             "failed",
-            f"{who} stopped before sending the next part (no request left){done};"
-            " it will be sent from there",
+            f"{who} stopped after delivering part {parts_done}, before the next request left;"
+            f" it will be sent from part {parts_done + 1}",
         )
     return Recovery(
         "unknown",
