@@ -73,7 +73,8 @@ def test_smtp_without_auth_is_permanent(tmp_path, reliability_tally):
     with serve(account=Account("u", "p"), auth_required=True) as server:
         channel = (
             "{name: client-chat, type: email, audience: client, to: [pm@acme.example],"
-            f" from: delivery@ourfirm.example, smtp: {{host: 127.0.0.1, port: {server.port}, starttls: false}}}}"
+            " from: delivery@ourfirm.example,"
+            f" smtp: {{host: 127.0.0.1, port: {server.port}, starttls: false}}}}"
         )
         with rigged(tmp_path, "sqlite", channel) as rig:
             outcome = deliver(rig.store, rig.request(message()))
