@@ -67,19 +67,28 @@ def open_state(url: str, outbox: Path, *, init: bool = False) -> StateStore:
         store = StateStore(url)
     except (sa.exc.SQLAlchemyError, CommandError, OSError) as err:
         raise _unavailable(url, err) from None
-    if outbox.is_dir() and (known is None or known.get("state") != where(url)):
-        _write_marker(marker, url)  # once something went out (a dry run writes nothing)
+    mark(url, outbox)
     return store
 
 
 @contextmanager
 def state_store(url: str, outbox: Path, *, init: bool = False) -> Iterator[StateStore]:
-    """`open_state` as a context manager that closes the store."""
+    """`open_state` as a context manager that closes the store; the outbox's marker is
+    written once the run has put something there (a dry run writes nothing)."""
     store = open_state(url, outbox, init=init)
     try:
         yield store
     finally:
         store.close()
+    mark(url, outbox)
+
+
+def mark(url: str, outbox: Path) -> None:
+    """Name the database in the outbox, once the outbox exists (see `open_state`)."""
+    marker = outbox / MARKER
+    known = _marker(marker)
+    if outbox.is_dir() and (known is None or known.get("state") != where(url)):
+        _write_marker(marker, url)
 
 
 def _is_new(url: str) -> bool:

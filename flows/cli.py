@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -607,13 +606,13 @@ def main() -> None:
         code = app(standalone_mode=False)
     except typer.Exit as done:
         sys.exit(done.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         stderr.print("stopped", highlight=False)
         sys.exit(130)
-    except click.exceptions.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
     except Exception as err:  # the last line of defence: the message, not the stack
+        if _is_usage_error(err):
+            err.show()  # type: ignore[attr-defined]
+            sys.exit(err.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("STAGECAST_DEBUG"):
             raise
         text = str(err).splitlines()[0] if str(err) else ""
@@ -625,3 +624,8 @@ def main() -> None:
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_usage_error(err: Exception) -> bool:
+    """Typer's own (vendored click) usage errors: they know how to show themselves."""
+    return callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int)
