@@ -60,6 +60,8 @@ class TeamsChannel(WebhookChannel):
     platform = "teams"
     rate = (4, 1.0)
     limit = MAX_BYTES
+    # A Workflow with a Response action may hold the request up to 120 s before answering.
+    read_timeout = 125.0
 
     def compose(self, part: str, message: Message, *, tag: str, mentions: bool) -> dict[str, Any]:
         """A card with a TextBlock per paragraph, then the mentions and the keyword."""
