@@ -1,32 +1,38 @@
-"""Being gentle with vendors' APIs: requests in flight per host, retries, pacing, timeouts.
+"""Being gentle with vendors: requests in flight per host, one retry engine, one pacer.
 
-Every source talks to its vendor through these pieces, so the rules hold everywhere:
+Every source and channel talks to its vendor through these pieces, so the rules hold
+everywhere:
 - at most `max_concurrency` requests in flight to one host, across every project and source
   in this process (`HOST_LIMITS`);
-- 429 and 503 wait as the server says (`Retry-After`, seconds or an HTTP date), other 5xx and
-  timeouts back off exponentially with full jitter, and after a bounded number of tries the
-  caller gets `Unavailable`, which a source turns into "unavailable for this run";
+- one policy (`RetryPolicy`) and one engine (`retrying`): 408, 429 and 5xx try again, 429 and
+  503 waiting as the server says (`Retry-After`, seconds or an HTTP date), the rest backing off
+  exponentially with full jitter; after a bounded number of tries the caller gets the last
+  try, which a source turns into "unavailable for this run" and a channel into a retryable
+  failure. A request that may have arrived is never retried unless it is idempotent;
 - every request has a timeout;
-- optional pacing (`RatePacer`) keeps a token under a vendor's documented rate.
+- one pacer (`Pacer`) keeps a token or a webhook under its vendor's documented rate;
+- where httpx is the client, all of it sits in its transport (`PoliteTransport`).
 """
 
 from __future__ import annotations
 
 import email.utils
 import random
+import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 Sleep = Callable[[float], None]
+T = TypeVar("T")
 
 
 class Unavailable(Exception):
@@ -83,9 +89,7 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
-def retry_after(
-    headers: httpx.Headers | dict[str, str], now: datetime | None = None
-) -> float | None:
+def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
     """Seconds the server asked us to wait, from `Retry-After` (seconds or an HTTP date)."""
     value = headers.get("Retry-After") or headers.get("retry-after")
     if not value:
@@ -102,11 +106,19 @@ def retry_after(
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-class RatePacer:
-    """At most `calls` starts per `period` seconds (a sliding window), shared by threads."""
+Clock = Callable[[], float]
 
-    def __init__(self, calls: int, period: float, sleep: Sleep = time.sleep) -> None:
-        self.calls, self.period, self._sleep = calls, period, sleep
+
+class Pacer:
+    """At most `calls` starts per `period` seconds (a sliding window), shared by threads: the
+    one pacer of every vendor's documented rate (Trello's per token and key, a chat webhook's
+    posts). The clock is injectable so tests need not wait."""
+
+    def __init__(
+        self, calls: int, period: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ) -> None:
+        self.calls, self.period = calls, period
+        self._clock, self._sleep = clock, sleep
         self._starts: deque[float] = deque()
         self._lock = threading.Lock()
 
@@ -114,7 +126,7 @@ class RatePacer:
         """Block until one more call fits in the window, then count it."""
         while True:
             with self._lock:
-                now = time.monotonic()
+                now = self._clock()
                 while self._starts and now - self._starts[0] >= self.period:
                     self._starts.popleft()
                 if len(self._starts) < self.calls:
@@ -124,60 +136,183 @@ class RatePacer:
             self._sleep(max(delay, 0.001))
 
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# --- the one retry engine ------------------------------------------------------------------
 
 
-@dataclass
-class PoliteClient:
-    """An `httpx.Client` wrapper that applies host limits, pacing and retries to each request.
+@dataclass(frozen=True)
+class Try(Generic[T]):
+    """What one attempt came to: a `value` (done), worth another try now (`again`, after
+    `wait` seconds when the other side said so), or a final answer that trying will not fix.
+    `maybe` marks a request that left without an answer: never tried again automatically."""
+
+    value: T | None = None
+    done: bool = False
+    again: bool = False
+    wait: float | None = None
+    reason: str = ""
+    maybe: bool = False
+    retryable: bool = False  # final for this run, but a later run may get past it
+
+
+def succeeded(value: T) -> Try[T]:
+    return Try(value=value, done=True)
+
+
+def again(reason: str, wait: float | None = None) -> Try[Any]:
+    """Worth another try now: after `wait` seconds (None: back off with jitter)."""
+    return Try(again=True, wait=wait, reason=reason)
+
+
+def final(reason: str, value: Any = None) -> Try[Any]:
+    """Stop trying: `value` (an answer to hand back) or nothing."""
+    return Try(value=value, reason=reason)
+
+
+def retrying(
+    policy: RetryPolicy,
+    attempt: Callable[[], Try[T]],
+    *,
+    sleep: Sleep = time.sleep,
+    warn: Callable[[str, float], None] | None = None,
+) -> Try[T]:
+    """Call `attempt` until it is done or final, or `policy.tries` are used up.
+
+    Between tries: the wait the other side asked for (Retry-After; longer than
+    `max_retry_after` stops at once), else full-jitter back-off. The result is the last try;
+    `again` still set means the tries ran out on something a later run may get past.
+    """
+    last: Try[T] = again("no answer")
+    for index in range(policy.tries):
+        last = attempt()
+        if not last.again:
+            return last
+        wait = last.wait if last.wait is not None else policy.backoff(index)
+        if wait > policy.max_retry_after:
+            return replace(last, reason=f"{last.reason}, asked to wait {wait:.0f}s")
+        if index + 1 < policy.tries:
+            if warn is not None:
+                warn(last.reason, wait)
+            sleep(wait)
+    return replace(last, reason=f"{last.reason} after {policy.tries} tries")
+
+
+# What every vendor means by these: try again (Retry-After where 429/503 carry it).
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def status_try(status: int, headers: Mapping[str, str]) -> Try[Any] | None:
+    """`again` for a status worth retrying (waiting as told on 429/503), else None."""
+    if status not in RETRY_STATUSES and status < 500:
+        return None
+    asked = retry_after(headers) if status in (429, 503) else None
+    return again(f"HTTP {status}", asked)
+
+
+# Transport errors raised before a request's body can have reached the server.
+NEVER_LEFT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+
+
+class PoliteTransport(httpx.BaseTransport):
+    """An httpx transport that keeps the rules for every request of its client: a slot of the
+    host's limit, the pacers, the one retry engine. A request that may have reached the server
+    (no answer in time) is retried only when its method is idempotent (GET, HEAD…).
 
     `describe` names the vendor in errors ("Trello api.trello.com"); URLs with credentials in
     their query are never put into messages.
     """
 
+    def __init__(
+        self,
+        describe: str,
+        *,
+        max_concurrency: int = 8,
+        policy: RetryPolicy | None = None,
+        pacers: tuple[Pacer, ...] = (),
+        sleep: Sleep = time.sleep,
+        inner: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.describe, self.max_concurrency = describe, max_concurrency
+        self.policy = policy or RetryPolicy()
+        self.pacers, self.sleep = pacers, sleep
+        self.inner = inner or httpx.HTTPTransport()
+        self.requests_made = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send with retries; the first answer not worth retrying is returned as it is."""
+        result = retrying(self.policy, lambda: self._once(request), sleep=self.sleep)
+        if isinstance(result.value, httpx.Response):
+            return result.value
+        raise Unavailable(f"{self.describe}: {result.reason}", status=status_of(result.reason))
+
+    def _once(self, request: httpx.Request) -> Try[httpx.Response]:
+        for pacer in self.pacers:
+            pacer.wait()
+        idempotent = request.method in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
+        try:
+            with HOST_LIMITS.slot(str(request.url), self.max_concurrency):
+                self.requests_made += 1
+                response = self.inner.handle_request(request)
+                response.read()
+        except NEVER_LEFT as err:
+            return again(f"connection failed ({type(err).__name__})")
+        except httpx.TimeoutException:
+            return again("timed out") if idempotent else final("timed out", None)
+        except httpx.TransportError as err:
+            problem = f"connection failed ({type(err).__name__})"
+            return again(problem) if idempotent else final(problem)
+        retry = status_try(response.status_code, response.headers)
+        if retry is None:
+            return succeeded(response)
+        response.close()
+        return retry
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def status_of(reason: str) -> int | None:
+    """The HTTP status a give-up reason names ("HTTP 503 after 5 tries"), if any."""
+    found = re.match(r"HTTP (\d{3})\b", reason)
+    return int(found[1]) if found else None
+
+
+@dataclass
+class PoliteClient:
+    """An `httpx.Client` whose transport is a `PoliteTransport`, with JSON conveniences."""
+
     client: httpx.Client
-    describe: str
-    max_concurrency: int = 8
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
-    pacers: tuple[RatePacer, ...] = ()
-    sleep: Sleep = time.sleep
-    requests_made: int = 0
+    transport: PoliteTransport
+
+    @classmethod
+    def open(
+        cls,
+        describe: str,
+        *,
+        base_url: str = "",
+        headers: Mapping[str, str] | None = None,
+        **rules: Any,
+    ) -> PoliteClient:
+        """A client for one vendor: `rules` are `PoliteTransport`'s (limit, policy, pacers…)."""
+        transport = PoliteTransport(describe, **rules)
+        client = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            timeout=transport.policy.timeout,
+            transport=transport,
+        )
+        return cls(client, transport)
+
+    @property
+    def describe(self) -> str:
+        return self.transport.describe
+
+    @property
+    def requests_made(self) -> int:
+        return self.transport.requests_made
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries; return the first non-retryable response (2xx, 4xx, …)."""
-        kwargs.setdefault("timeout", self.policy.timeout)
-        last = "no answer"
-        for attempt in range(self.policy.tries):
-            for pacer in self.pacers:
-                pacer.wait()
-            try:
-                with HOST_LIMITS.slot(str(self.client.base_url or url), self.max_concurrency):
-                    self.requests_made += 1
-                    response = self.client.request(method, url, **kwargs)
-            except httpx.TimeoutException:
-                last = "timed out"
-            except httpx.TransportError as err:
-                last = f"connection failed ({type(err).__name__})"
-            else:
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-                last = f"HTTP {response.status_code}"
-                wait = self._wait_for(response, attempt)
-                if wait is None:
-                    break
-                if attempt + 1 < self.policy.tries:
-                    self.sleep(wait)
-                continue
-            if attempt + 1 < self.policy.tries:
-                self.sleep(self.policy.backoff(attempt))
-        raise Unavailable(f"{self.describe}: {last} after {self.policy.tries} tries")
-
-    def _wait_for(self, response: httpx.Response, attempt: int) -> float | None:
-        """How long to wait before retrying this response; None when waiting is pointless."""
-        asked = retry_after(response.headers)
-        if asked is not None and response.status_code in (429, 503):
-            return None if asked > self.policy.max_retry_after else asked
-        return self.policy.backoff(attempt)
+        """Send through the rules; `Unavailable` once the tries are used up."""
+        return self.client.request(method, url, **kwargs)
 
     def get_json(self, url: str, **kwargs: Any) -> Any:
         """GET and decode JSON; a 4xx is `Unavailable` with the status (401/403: credentials)."""
@@ -188,3 +323,12 @@ class PoliteClient:
                 status=response.status_code,
             )
         return response.json()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> PoliteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

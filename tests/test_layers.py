@@ -48,3 +48,35 @@ def test_core_imports_no_io_or_orchestration():
     }
     assert {k: v for k, v in offenders.items() if v} == {}
     assert len(offenders) >= 8, "the core should be found and scanned"
+
+
+CONNECTORS = CORE.parent / "connectors"
+
+
+def _sleeps_in_a_loop(path: Path) -> list[int]:
+    """Lines of `for`/`while` loops that call a sleep or a back-off: a retry loop of its own."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.For | ast.While):
+            continue
+        for inner in ast.walk(node):
+            name = ""
+            if isinstance(inner, ast.Call):
+                func = inner.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("backoff", "sleep", "_sleep"):
+                found.append(node.lineno)
+                break
+    return found
+
+
+def test_one_retry_engine():
+    """Every source and channel retries through `connectors.http.retrying` (and paces through
+    its `Pacer`): no connector keeps a retry loop of its own."""
+    vendors = [*(CONNECTORS / "sources").glob("*.py"), *(CONNECTORS / "channels").glob("*.py")]
+    loops = {
+        str(path.relative_to(CONNECTORS)): lines
+        for path in sorted(vendors)
+        if (lines := _sleeps_in_a_loop(path))
+    }
+    assert loops == {}

@@ -19,29 +19,17 @@ import hmac
 import re
 from typing import Any
 
-import httpx
-
 from connectors.channels.base import ChannelContext
 from connectors.channels.webhook import (
-    OK,
     Dialect,
-    Verdict,
     WebhookChannel,
     convert,
     guarded_text,
-    http_verdict,
-    json_body,
-    refuse,
-    retry,
-    short,
 )
 from stagecast.config import DingTalkChannelConfig
 from stagecast.models import Message
 
 MAX_BYTES = 20_000
-THROTTLED = frozenset({130101, 410100})
-THROTTLE_PENALTY = 600.0
-BUSY = -1
 _MOBILE = re.compile(r"\+?[0-9][0-9-]{4,19}")
 _USER_ID = re.compile(r"[A-Za-z0-9_.@$-]{1,64}")
 
@@ -88,23 +76,6 @@ class DingTalkChannel(WebhookChannel):
         """`timestamp` and `sign` go into the query, next to `access_token`."""
         timestamp = str(int(self.clock() * 1000))
         return body, {"timestamp": timestamp, "sign": dingtalk_sign(timestamp, secret)}
-
-    def judge(self, response: httpx.Response) -> Verdict:
-        """`errcode` 0 is the only success."""
-        if verdict := http_verdict(response):
-            return verdict
-        body = json_body(response)
-        if body is None or not isinstance(body.get("errcode"), int):
-            return refuse(f"HTTP {response.status_code}, not a DingTalk answer", retryable=True)
-        code, said = body["errcode"], short(body.get("errmsg", ""))
-        if code == 0 and response.is_success:
-            return OK
-        reason = f"errcode {code} {said}".strip()
-        if code in THROTTLED:
-            return retry(f"{reason} (throttled for ten minutes)", THROTTLE_PENALTY)
-        if code == BUSY:
-            return retry(reason)
-        return refuse(reason)
 
 
 def _mentions(names: tuple[str, ...]) -> tuple[list[str], list[str], list[str]]:

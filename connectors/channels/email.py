@@ -33,7 +33,7 @@ from connectors.channels.base import (
     PartLog,
     Receipt,
 )
-from connectors.http import RetryPolicy, Sleep
+from connectors.http import RetryPolicy, Sleep, Try, again, retrying, succeeded
 from connectors.secrets import reveal
 from stagecast.config import ChannelConfig, ConfigError, EmailChannelConfig, SecretRef
 from stagecast.models import Message
@@ -150,8 +150,8 @@ class EmailChannel:
         is `maybe_delivered`, never retried here."""
         mail = self.build_payload(message)
         login = self._login()
-        last = "no answer"
-        for attempt in range(self._retry.tries):
+
+        def attempt() -> Try[dict[str, tuple[int, bytes]]]:
             leaving = _Leaving(parts)
             try:
                 refused = self._deliver(mail, login, leaving)
@@ -159,18 +159,17 @@ class EmailChannel:
                 if leaving.left and not isinstance(err, smtplib.SMTPResponseException):
                     raise self._maybe(err) from None
                 parts.unsent()
-                last = self._transient_or_raise(err, login)
-            else:
-                parts.delivered(1)
-                return self._receipt(mail, refused)
-            if attempt + 1 < self._retry.tries:
-                delay = self._retry.backoff(attempt)
-                log.warning("%s: %s; retrying in %.1fs", self._where(), last, delay)
-                self._sleep(delay)
-        raise DeliveryError(
-            f"{self._where()}: not delivered after {self._retry.tries} tries: {last}",
-            retryable=True,
-        )
+                return again(self._transient_or_raise(err, login))
+            parts.delivered(1)
+            return succeeded(refused)
+
+        def warn(reason: str, wait: float) -> None:
+            log.warning("%s: %s; retrying in %.1fs", self._where(), reason, wait)
+
+        result = retrying(self._retry, attempt, sleep=self._sleep, warn=warn)
+        if result.done and result.value is not None:
+            return self._receipt(mail, result.value)
+        raise DeliveryError(f"{self._where()}: not delivered: {result.reason}", retryable=True)
 
     def _deliver(
         self, mail: EmailMessage, login: _Login | None, leaving: _Leaving

@@ -20,29 +20,19 @@ import hmac
 import re
 from typing import Any
 
-import httpx
-
 from connectors.channels.base import ChannelContext
 from connectors.channels.webhook import (
-    OK,
     Dialect,
-    Verdict,
     WebhookChannel,
     convert,
     drop_heading,
     encode,
-    http_verdict,
-    json_body,
     no_autolink,
-    refuse,
-    retry,
-    short,
 )
 from stagecast.config import FeishuChannelConfig
 from stagecast.models import Message
 
 MAX_BYTES = 20_000
-RATE_LIMITED = 11232
 SIGN_RESERVE = len(encode({"timestamp": "1700000000", "sign": "x" * 44})) - 1
 COLOURS = {"risk_alert": "red", "stage_report": "green"}
 _SPECIAL = re.compile(r"[&<>*_~`\[\]\\|#]")
@@ -98,21 +88,6 @@ class FeishuChannel(WebhookChannel):
         """`timestamp` and `sign` go into the body."""
         timestamp = str(int(self.clock()))
         return {"timestamp": timestamp, "sign": feishu_sign(timestamp, secret), **body}, None
-
-    def judge(self, response: httpx.Response) -> Verdict:
-        """`code` (or the older `StatusCode`) 0 is the only success."""
-        if verdict := http_verdict(response):
-            return verdict
-        body = json_body(response) or {}
-        code = body.get("code", body.get("StatusCode"))
-        if not isinstance(code, int):
-            return refuse(f"HTTP {response.status_code}, not a Feishu answer", retryable=True)
-        if code == 0 and response.is_success:
-            return OK
-        reason = f"code {code} {short(body.get('msg', body.get('StatusMessage', '')))}".strip()
-        if code == RATE_LIMITED:
-            return retry(reason, 1.0)
-        return refuse(reason)
 
 
 def _mention(name: str) -> str:

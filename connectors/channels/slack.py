@@ -14,21 +14,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
-
 from connectors.channels.base import ChannelContext
 from connectors.channels.webhook import (
-    OK,
     ZWSP,
     Dialect,
-    Verdict,
     WebhookChannel,
     convert,
-    http_verdict,
     no_autolink,
-    refuse,
-    retry,
-    word,
 )
 from stagecast.config import SlackChannelConfig
 from stagecast.models import Message
@@ -95,18 +87,6 @@ class SlackChannel(WebhookChannel):
     def size(self, body: dict[str, Any]) -> int:
         """Slack counts blocks."""
         return len(body["blocks"])
-
-    def judge(self, response: httpx.Response) -> Verdict:
-        """`ok` is the only success; `rate_limited` waits; any other word is final."""
-        if verdict := http_verdict(response):
-            return verdict
-        answer = response.text.strip()
-        if response.is_success and answer == "ok":
-            return OK
-        said = word(answer)
-        if said == "rate_limited":
-            return retry("rate_limited")
-        return refuse(f"HTTP {response.status_code}" + (f" {said}" if said else ""))
 
 
 def _mention(name: str) -> str:

@@ -15,22 +15,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
-
 from connectors.channels.base import ChannelContext
 from connectors.channels.webhook import (
-    OK,
     ZWSP,
     Dialect,
-    Verdict,
     WebhookChannel,
     convert,
     convert_inline,
-    http_verdict,
-    json_body,
     no_autolink,
-    refuse,
-    word,
 )
 from stagecast.config import TeamsChannelConfig
 from stagecast.models import Message
@@ -81,16 +73,6 @@ class TeamsChannel(WebhookChannel):
             "type": "message",
             "attachments": [{"contentType": CARD, "contentUrl": None, "content": card}],
         }
-
-    def judge(self, response: httpx.Response) -> Verdict:
-        """Any 2xx is accepted (Workflows says 202); other 4xx name their error code."""
-        if verdict := http_verdict(response):
-            return verdict
-        if response.is_success:
-            return OK
-        error = (json_body(response) or {}).get("error")
-        code = word(error.get("code", "")) if isinstance(error, dict) else ""
-        return refuse(f"HTTP {response.status_code}" + (f" {code}" if code else ""))
 
 
 def _block(paragraph: str) -> dict[str, Any]:

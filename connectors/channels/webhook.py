@@ -29,8 +29,9 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import httpx
 
+from connectors.channels.answers import judge, word
 from connectors.channels.base import NO_PART_LOG, DeliveryError, PartLog, Receipt
-from connectors.http import RetryPolicy, Sleep, retry_after
+from connectors.http import NEVER_LEFT, Pacer, RetryPolicy, Sleep, Try, again, retrying
 from connectors.secrets import reveal
 from stagecast.config import ConfigError, SecretRef
 from stagecast.models import Message
@@ -53,13 +54,11 @@ __all__ = [
     "drop_heading",
     "encode",
     "guarded_text",
-    "http_verdict",
     "maybe",
     "no_autolink",
     "pacer_for",
     "redact",
     "refuse",
-    "retry",
     "scrub",
     "split_parts",
     "word",
@@ -235,74 +234,23 @@ def _number(part: str, message: Message, index: int, total: int) -> str:
     return f"# {md_escape(message.title)} {tag}\n\n{part}"
 
 
-# --- answers -------------------------------------------------------------------------------
+# --- answers ---------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Verdict:
-    """What one answer means: delivered, worth another try now (after `wait`), or a failure
-    that `retryable` says a later delivery round may get past."""
-
-    delivered: bool = False
-    again: bool = False
-    retryable: bool = False
-    wait: float | None = None
-    reason: str = ""
-    maybe: bool = False  # the request left and no answer came: it may have been taken
-
-
-OK = Verdict(delivered=True)
-
-# Transport errors raised before a request's body can have reached the platform.
-NEVER_LEFT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
-
-
-def maybe(reason: str) -> Verdict:
-    """The post may have been taken: never retried automatically, the ledger says `unknown`."""
-    return Verdict(maybe=True, reason=reason)
-
-
-def retry(reason: str, wait: float | None = None) -> Verdict:
-    """Try again now, after `wait` seconds (None: exponential backoff with jitter)."""
-    return Verdict(again=True, retryable=True, wait=wait, reason=reason)
+# What one post's try came to (`connectors.http.Try`): delivered (`done`), worth another try now
+# (`again`), may have been taken (`maybe`), or a failure `retryable` says a later round may get
+# past. The platforms' words are read in one table, `connectors.channels.answers`.
+Verdict = Try[Any]
+OK: Verdict = Try(done=True)
 
 
 def refuse(reason: str, *, retryable: bool = False) -> Verdict:
     """Stop trying this round."""
-    return Verdict(retryable=retryable, reason=reason)
+    return Try(reason=reason, retryable=retryable)
 
 
-def http_verdict(response: httpx.Response) -> Verdict | None:
-    """429, 408 and 5xx mean "again, later" on every platform; anything else is theirs to read."""
-    status = response.status_code
-    if status in (408, 429) or status >= 500:
-        asked = retry_after(response.headers) if status in (429, 503) else None
-        return retry(f"HTTP {status}", asked)
-    return None
-
-
-_WORD = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-
-
-def word(value: object) -> str:
-    """A platform's error code or short message, kept only when it is a plain token."""
-    text = str(value).strip()
-    return text if _WORD.fullmatch(text) else ""
-
-
-def short(value: object, limit: int = 160) -> str:
-    """A platform's error message on one line, bounded."""
-    text = one_line(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def json_body(response: httpx.Response) -> dict[str, Any] | None:
-    """The answer as a JSON object, or None when it is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
+def maybe(reason: str) -> Verdict:
+    """The post may have been taken: never retried automatically, the ledger says `unknown`."""
+    return Try(maybe=True, reason=reason)
 
 
 class PartialDeliveryError(DeliveryError):
@@ -324,38 +272,6 @@ def _partial(message: str, retryable: bool, part: int, parts: int) -> PartialDel
 # --- pacing --------------------------------------------------------------------------------
 
 
-class Pacer:
-    """At most `calls` posts per `period` seconds (a sliding window), shared by threads.
-
-    Like `connectors.http.RatePacer`, with the clock injectable so tests need not wait.
-    """
-
-    def __init__(
-        self,
-        calls: int,
-        period: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = time.sleep,
-    ) -> None:
-        self.calls, self.period = calls, period
-        self._clock, self._sleep = clock, sleep
-        self._starts: list[float] = []
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Block until one more post fits in the window, then count it."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._starts = [s for s in self._starts if now - s < self.period]
-                if len(self._starts) < self.calls:
-                    self._starts.append(now)
-                    return
-                delay = self.period - (now - self._starts[0])
-            self._sleep(max(delay, 0.001))
-
-
 _PACERS: dict[str, Pacer] = {}
 _PACERS_LOCK = threading.Lock()
 
@@ -365,7 +281,7 @@ def pacer_for(url: str, calls: int, period: float) -> Pacer:
     key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
     with _PACERS_LOCK:
         if key not in _PACERS:
-            _PACERS[key] = Pacer(calls, period)
+            _PACERS[key] = Pacer(calls, period, clock=time.monotonic)
         return _PACERS[key]
 
 
@@ -556,8 +472,8 @@ class WebhookChannel:
     # -- what an answer means --
 
     def judge(self, response: httpx.Response) -> Verdict:
-        """Read the platform's answer."""
-        raise NotImplementedError
+        """Read the platform's answer (`connectors.channels.answers`)."""
+        return judge(self.platform, response)
 
     def sign(
         self, body: dict[str, Any], secret: str
@@ -582,7 +498,7 @@ class WebhookChannel:
                 if index < parts.first:
                     continue
                 verdict = self._post(client, url, body, secret, pacer, target, index, parts)
-                if not verdict.delivered:
+                if not verdict.done:
                     reason = scrub(verdict.reason, hidden)
                     raise self._failure(
                         replace(verdict, reason=reason), index, len(payloads), target
@@ -601,30 +517,25 @@ class WebhookChannel:
         index: int,
         parts: PartLog,
     ) -> Verdict:
-        """One part, tried up to `policy.tries` times while each answer says "not taken"; a
-        request that may have arrived (no answer after the body left) is never sent again."""
-        verdict = refuse("no answer", retryable=True)
-        for attempt in range(self.policy.tries):
+        """One part through the one retry engine, tried while each answer says "not taken";
+        a request that may have arrived (no answer after the body left) is never sent again.
+        Each request is recorded in `parts` before it leaves and after its answer."""
+
+        def attempt() -> Verdict:
             pacer.wait()
             parts.leaving(index)
             verdict = self._try(client, url, body, secret)
-            if verdict.delivered:
+            if verdict.done:
                 parts.delivered(index)
-                return verdict
-            if verdict.maybe:
-                return verdict
-            parts.unsent()
-            if not verdict.again:
-                return verdict
-            wait = verdict.wait if verdict.wait is not None else self.policy.backoff(attempt)
-            if wait > self.policy.max_retry_after:
-                return refuse(f"{verdict.reason}, asked to wait {wait:.0f}s", retryable=True)
-            if attempt + 1 < self.policy.tries:
-                log.warning(
-                    "%s %s: %s; trying again in %.1fs", self.platform, target, verdict.reason, wait
-                )
-                self.sleep(wait)
-        return refuse(f"{verdict.reason} after {self.policy.tries} tries", retryable=True)
+            elif not verdict.maybe:
+                parts.unsent()
+            return verdict
+
+        def warn(reason: str, wait: float) -> None:
+            log.warning("%s %s: %s; trying again in %.1fs", self.platform, target, reason, wait)
+
+        result = retrying(self.policy, attempt, sleep=self.sleep, warn=warn)
+        return replace(result, retryable=True) if result.again else result
 
     def _try(
         self, client: httpx.Client, url: str, body: dict[str, Any], secret: str | None
@@ -640,7 +551,7 @@ class WebhookChannel:
                 target, content=encode(signed), headers=JSON_HEADERS, timeout=self._timeout()
             )
         except NEVER_LEFT as err:
-            return retry(f"no connection ({type(err).__name__})")
+            return again(f"no connection ({type(err).__name__})")
         except httpx.UnsupportedProtocol:
             return refuse("the webhook is not an http(s) URL")
         except httpx.InvalidURL:

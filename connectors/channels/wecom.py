@@ -14,30 +14,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
-
 from connectors.channels.base import ChannelContext
 from connectors.channels.webhook import (
-    OK,
     Dialect,
-    Verdict,
     WebhookChannel,
     convert,
     guarded_text,
-    http_verdict,
-    json_body,
-    refuse,
-    retry,
-    short,
 )
 from stagecast.config import WeComChannelConfig
 from stagecast.models import Message
 from stagecast.reports.parts import utf8_size
 
 MAX_BYTES = 4096
-RATE_LIMITED = 45009
-BUSY = -1
-WINDOW = 60.0
 _USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
 
@@ -67,23 +55,6 @@ class WeComChannel(WebhookChannel):
     def size(self, body: dict[str, Any]) -> int:
         """WeCom counts the content's UTF-8 bytes."""
         return utf8_size(body["markdown"]["content"])
-
-    def judge(self, response: httpx.Response) -> Verdict:
-        """`errcode` 0 is the only success."""
-        if verdict := http_verdict(response):
-            return verdict
-        body = json_body(response)
-        if body is None or not isinstance(body.get("errcode"), int):
-            return refuse(f"HTTP {response.status_code}, not a WeCom answer", retryable=True)
-        code, said = body["errcode"], short(body.get("errmsg", ""))
-        if code == 0 and response.is_success:
-            return OK
-        reason = f"errcode {code} {said}".strip()
-        if code == RATE_LIMITED:
-            return retry(reason, WINDOW)
-        if code == BUSY:
-            return retry(reason)
-        return refuse(reason)
 
 
 def _mention(name: str) -> str:

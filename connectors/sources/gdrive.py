@@ -38,7 +38,16 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from connectors.http import HOST_LIMITS, RetryPolicy, Sleep, retry_after
+from connectors.http import (
+    HOST_LIMITS,
+    RetryPolicy,
+    Sleep,
+    Try,
+    again,
+    retry_after,
+    retrying,
+    succeeded,
+)
 from connectors.sources.base import PullRequest, SourceError
 from stagecast.config import ConfigError
 from stagecast.minutes import meeting_date, parse_minutes
@@ -176,26 +185,28 @@ class DriveSession:
         self.http.close()
 
     def call(self, request: Any, what: str) -> Any:
-        """Execute one request holding the host's slot; retry what retrying can fix."""
-        problem = "no answer"
-        for attempt in range(self.policy.tries):
-            try:
-                with HOST_LIMITS.slot(self.url, self.limit):
-                    self.requests_made += 1
-                    return request.execute(num_retries=0)
-            except HttpError as err:
-                wait, problem = self._retry_http(err, attempt, what)
-            except auth_errors.RefreshError as err:
-                wait, problem = self._retry_refresh(err, attempt)
-            except NETWORK_ERRORS as err:
-                self.http.close()  # a timed-out connection may still carry the late answer
-                wait, problem = self.policy.backoff(attempt), _network_problem(err)
-            if attempt + 1 < self.policy.tries:
-                self.sleep(wait)
-        raise SourceError(f"{self.describe}: {problem} after {self.policy.tries} tries ({what})")
+        """Execute one request holding the host's slot, through the one retry engine."""
+        result = retrying(self.policy, lambda: self._once(request, what), sleep=self.sleep)
+        if result.done:
+            return result.value
+        raise SourceError(f"{self.describe}: {result.reason} ({what})")
 
-    def _retry_http(self, err: HttpError, attempt: int, what: str) -> tuple[float, str]:
-        """How long to wait before retrying an error answer; raise when retrying is pointless."""
+    def _once(self, request: Any, what: str) -> Try[Any]:
+        """One try; a refusal that retrying cannot fix raises (`DriveRefused`, `SourceError`)."""
+        try:
+            with HOST_LIMITS.slot(self.url, self.limit):
+                self.requests_made += 1
+                return succeeded(request.execute(num_retries=0))
+        except HttpError as err:
+            return self._retry_http(err, what)
+        except auth_errors.RefreshError as err:
+            return self._retry_refresh(err)
+        except NETWORK_ERRORS as err:
+            self.http.close()  # a timed-out connection may still carry the late answer
+            return again(_network_problem(err))
+
+    def _retry_http(self, err: HttpError, what: str) -> Try[Any]:
+        """Rate limits and 5xx try again (as long as asked); anything else is refused."""
         status, reasons = err.resp.status, error_reasons(err.content)
         limited = status == 429 or (
             status == 403 and any(_norm(r) in RATE_LIMITED for r in reasons)
@@ -203,14 +214,9 @@ class DriveSession:
         if not (limited or status >= 500):
             raise DriveRefused(status, reasons, what)
         asked = retry_after({k.lower(): str(v) for k, v in err.resp.items()})
-        if asked is not None and asked > self.policy.max_retry_after:
-            raise SourceError(
-                f"{self.describe}: HTTP {status}, asked to wait {asked:.0f} s ({what})"
-            )
-        wait = asked if asked is not None else self.policy.backoff(attempt)
-        return wait, " ".join([f"HTTP {status}", *reasons])
+        return again(" ".join([f"HTTP {status}", *reasons]), asked)
 
-    def _retry_refresh(self, err: auth_errors.RefreshError, attempt: int) -> tuple[float, str]:
+    def _retry_refresh(self, err: auth_errors.RefreshError) -> Try[Any]:
         """A token endpoint hiccup is retried; a refusal of the credentials is final."""
         code = _refresh_code(err)
         if not err.retryable:
@@ -218,7 +224,7 @@ class DriveSession:
                 f"{self.describe}: the token endpoint refused the credentials in "
                 f"{self.key_file} ({code})"
             )
-        return self.policy.backoff(attempt), f"token endpoint failed ({code})"
+        return again(f"token endpoint failed ({code})")
 
     def refusal(self, err: DriveRefused, folders: Sequence[str]) -> str:
         """What an operator should do about a refused request; never quotes credentials."""

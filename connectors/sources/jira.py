@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,8 +35,19 @@ from jira import JIRA, JIRAError
 from requests.adapters import HTTPAdapter
 from requests.exceptions import ChunkedEncodingError
 
-from connectors.http import HOST_LIMITS, RETRY_STATUSES, HostLimits, RetryPolicy, Unavailable
-from connectors.http import retry_after as asked_wait
+from connectors.http import (
+    HOST_LIMITS,
+    HostLimits,
+    RetryPolicy,
+    Try,
+    Unavailable,
+    again,
+    final,
+    retrying,
+    status_of,
+    status_try,
+    succeeded,
+)
 from connectors.secrets import reveal
 from connectors.sources.base import PullRequest, SourceError
 from stagecast.adf import adf_to_text
@@ -102,38 +113,37 @@ class _PoliteAdapter(HTTPAdapter):
         self.describe = f"Jira {urlsplit(url).hostname}"
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        """Send with retries; the first answer not worth retrying is returned as it is."""
+        """Send through the one retry engine; the first answer not worth retrying is returned
+        as it is."""
         path = urlsplit(request.url or "").path
-        problem, status = "no answer", None
-        for attempt in range(1, self.policy.tries + 1):
-            try:
-                response = self._send_in_slot(request, **kwargs)
-            except requests.exceptions.SSLError:
-                raise Unavailable(f"{self.describe}: TLS failed for {path}") from None
-            except requests.Timeout:
-                problem, wait = "timed out", self.policy.backoff(attempt - 1)
-            except (requests.ConnectionError, ChunkedEncodingError) as err:
-                problem = f"connection failed ({type(err).__name__})"
-                wait = self.policy.backoff(attempt - 1)
-            else:
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-                status, problem = response.status_code, f"HTTP {response.status_code}"
-                asked = self._wait_for(response, attempt - 1)
-                response.close()
-                if asked is None:
-                    problem += " asking to wait longer than we will"
-                    break
-                wait = asked
-            if attempt < self.policy.tries:
-                logger.warning(
-                    "%s: %s for %s; try %d of %d again in %.1fs",
-                    *(self.describe, problem, path, attempt + 1, self.policy.tries, wait),
-                )
-                self.sleep(wait)
-        raise Unavailable(
-            f"{self.describe}: {problem} for {path} after {attempt} tries", status=status
+
+        def warn(reason: str, wait: float) -> None:
+            logger.warning("%s: %s; trying again in %.1fs", self.describe, reason, wait)
+
+        result = retrying(
+            self.policy, lambda: self._once(request, path, kwargs), sleep=self.sleep, warn=warn
         )
+        if result.done and result.value is not None:
+            return result.value
+        raise Unavailable(f"{self.describe}: {result.reason}", status=status_of(result.reason))
+
+    def _once(
+        self, request: requests.PreparedRequest, path: str, kwargs: dict[str, Any]
+    ) -> Try[requests.Response]:
+        """One try, described for the engine."""
+        try:
+            response = self._send_in_slot(request, **kwargs)
+        except requests.exceptions.SSLError:
+            return final(f"TLS failed for {path}")
+        except requests.Timeout:
+            return again(f"timed out for {path}")
+        except (requests.ConnectionError, ChunkedEncodingError) as err:
+            return again(f"connection failed ({type(err).__name__}) for {path}")
+        retry = status_try(response.status_code, response.headers)
+        if retry is None:
+            return succeeded(response)
+        response.close()
+        return replace(retry, reason=f"{retry.reason} for {path}")
 
     def _send_in_slot(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """One try, the body read while the slot is held (the request ends when the body does)."""
@@ -141,13 +151,6 @@ class _PoliteAdapter(HTTPAdapter):
             response = super().send(request, **kwargs)
             _ = response.content
         return response
-
-    def _wait_for(self, response: requests.Response, attempt: int) -> float | None:
-        """429/503 wait as asked (None when asked for longer than the policy's bound)."""
-        asked = asked_wait({"Retry-After": response.headers.get("Retry-After", "")})
-        if asked is not None and response.status_code in (429, 503):
-            return None if asked > self.policy.max_retry_after else asked
-        return self.policy.backoff(attempt)
 
 
 class _Jira(JIRA):

@@ -6,7 +6,7 @@ hands that board to `normalise_board`, so the API and the export agree card for 
 the export (capped at the newest 1000 actions), board actions are paged back to the first.
 
 Gentleness (SPEC §9): every request goes through `PoliteClient` (host slots, retries, timeouts)
-and two `RatePacer`s shared by every source in the process: one per token (Trello allows 100
+and two `Pacer`s shared by every source in the process: one per token (Trello allows 100
 requests per 10 s) and one per API key (300 per 10 s). Credentials travel in the documented
 `Authorization: OAuth …` header, never in URLs, and never appear in errors or logs.
 
@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.http import PoliteClient, RatePacer, RetryPolicy, Sleep, Unavailable, host_of
+from connectors.http import Pacer, PoliteClient, RetryPolicy, Sleep, Unavailable, host_of
 from connectors.secrets import reveal
 from connectors.sources.base import PullRequest, SourceError
 from connectors.sources.trello_cards import StageField, normalise_board
@@ -86,23 +86,23 @@ PACING_SLACK = 1.1
 
 
 class PacerRegistry:
-    """One `RatePacer` per credential and rate, shared process-wide, keyed by a salted hash."""
+    """One `Pacer` per credential and rate, shared process-wide, keyed by a salted hash."""
 
     def __init__(self) -> None:
         self._salt = secrets.token_bytes(16)
         self._lock = threading.Lock()
-        self._pacers: dict[tuple[str, Rate], RatePacer] = {}
+        self._pacers: dict[tuple[str, Rate], Pacer] = {}
 
     def fingerprint(self, credential: str) -> str:
         """A key that identifies the credential in this process and reveals nothing of it."""
         return hmac.new(self._salt, credential.encode(), hashlib.sha256).hexdigest()
 
-    def pacer(self, credential: str, rate: Rate) -> RatePacer:
+    def pacer(self, credential: str, rate: Rate) -> Pacer:
         """The pacer every source using this credential shares."""
         key = (self.fingerprint(credential), rate)
         with self._lock:
             if key not in self._pacers:
-                self._pacers[key] = RatePacer(rate.calls, rate.period * PACING_SLACK)
+                self._pacers[key] = Pacer(rate.calls, rate.period * PACING_SLACK)
             return self._pacers[key]
 
     def fingerprints(self) -> list[str]:
@@ -440,24 +440,19 @@ class TrelloSource:
     def _api(self) -> Iterator[_BoardApi]:
         """An HTTP session for one pull: auth header, pacing, retries, host slots."""
         key, token = self._credentials()
-        client = httpx.Client(
-            base_url=f"{self.url}/1",
-            headers={"Authorization": f'OAuth oauth_consumer_key="{key}", oauth_token="{token}"'},
-            timeout=self.retry.timeout,
-        )
         pacers = (
             TOKEN_PACERS.pacer(token, self.token_rate),
             KEY_PACERS.pacer(key, self.key_rate),
         )
-        http = PoliteClient(
-            client,
+        with PoliteClient.open(
             self.where,
+            base_url=f"{self.url}/1",
+            headers={"Authorization": f'OAuth oauth_consumer_key="{key}", oauth_token="{token}"'},
             max_concurrency=self.max_concurrency,
             policy=self.retry,
             pacers=pacers,
             sleep=self.sleep,
-        )
-        with client:
+        ) as http:
             yield _BoardApi(http, self.board, self.where, self.cfg)
 
     def _normalise(self, board: Mapping[str, Any]) -> SourcePull:

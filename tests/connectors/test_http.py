@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
 from connectors.http import (
     HostLimits,
+    Pacer,
     PoliteClient,
-    RatePacer,
     RetryPolicy,
     Unavailable,
     host_of,
@@ -72,7 +71,7 @@ def server() -> Iterator[tuple[str, Script]]:
 
 
 def polite(base: str, waits: list[float], **kw) -> PoliteClient:
-    return PoliteClient(httpx.Client(base_url=base), "test API", sleep=waits.append, **kw)
+    return PoliteClient.open("test API", base_url=base, sleep=waits.append, **kw)
 
 
 def test_429_waits_as_told_then_succeeds(server):
@@ -139,7 +138,7 @@ def test_requests_in_flight_per_host_never_exceed_the_limit(server, monkeypatch)
 
 def test_pacer_keeps_to_the_window():
     waits: list[float] = []
-    pacer = RatePacer(3, 10.0, sleep=lambda s: (waits.append(s), time.sleep(0.001)))
+    pacer = Pacer(3, 10.0, sleep=lambda s: (waits.append(s), time.sleep(0.001)))
     for _ in range(3):
         pacer.wait()
     assert waits == []
