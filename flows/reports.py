@@ -20,6 +20,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from connectors.channels.base import ChannelContext
+from connectors.plugins import task_source_types
 from connectors.state import state_store
 from connectors.store import StateStore
 from flows.approval import apply_decision, wait_for_decision
@@ -86,7 +87,7 @@ def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcom
     project, snapshot = job.project, job.snapshot
     context = ChannelContext(project=project.key, outbox=job.config.outbox)
     calendar = calendar_for(project)
-    stale = stale_task_sources(snapshot.sources, snapshot.as_of)
+    stale = stale_task_sources(snapshot.sources, snapshot.as_of, task_source_types())
     deliveries = []
     for channel in job.channels:
         language = channel.language or project.language
@@ -237,7 +238,9 @@ def tell_team_of_stale_sources(scene: Scene, held: ReportJob) -> list[DeliveryOu
     from flows.risk_alert import risk_context
 
     outcomes: list[DeliveryOutcome] = []
-    for name in stale_task_sources(scene.snapshot.sources, scene.snapshot.as_of):
+    for name in stale_task_sources(
+        scene.snapshot.sources, scene.snapshot.as_of, task_source_types()
+    ):
         risk = f"source_unavailable:{name}"
         if find_risk(scene.snapshot, risk) is None:
             continue

@@ -6,7 +6,7 @@ acts on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -16,7 +16,6 @@ from stagecast.models import SourceStatus
 
 # A client report built on task data older than this is held rather than sent.
 FRESHNESS = timedelta(hours=26)
-TASK_SOURCES = frozenset({"jira", "trello", "trello_export"})
 
 Outcome = Literal["send", "held", "awaiting_approval", "deferred"]
 
@@ -30,12 +29,15 @@ class Decision:
     reason: str | None = None
 
 
-def stale_task_sources(sources: Iterable[SourceStatus], as_of: datetime) -> list[str]:
-    """Task sources whose last success is more than 26 hours before `as_of` (or never)."""
+def stale_task_sources(
+    sources: Iterable[SourceStatus], as_of: datetime, task_types: Collection[str]
+) -> list[str]:
+    """Task sources (of `task_types`: the source plugins that say they provide tasks) whose
+    last success is more than 26 hours before `as_of` (or never)."""
     return [
         s.name
         for s in sources
-        if s.type in TASK_SOURCES and (s.last_ok is None or as_of - s.last_ok > FRESHNESS)
+        if s.type in task_types and (s.last_ok is None or as_of - s.last_ok > FRESHNESS)
     ]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import Protocol
 
@@ -109,46 +108,16 @@ class ChannelContext:
 ChannelFactory = Callable[[ChannelConfig, ChannelContext], Channel]
 
 
-def _file(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
-    from connectors.channels.file import FileChannel
-
-    return FileChannel(cfg.name, ctx.outbox / ctx.project / cfg.name)
-
-
-def _email(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
-    from connectors.channels.email import build
-
-    return build(cfg, ctx)
-
-
-def _chat(module: str) -> ChannelFactory:
-    """A webhook channel's factory, imported when first used."""
-
-    def factory(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
-        built: Channel = import_module(f"connectors.channels.{module}").build(cfg, ctx)
-        return built
-
-    return factory
-
-
-# Explicit, one entry per channel `type` the config accepts.
-CHANNEL_TYPES: dict[str, ChannelFactory] = {
-    "file": _file,
-    "email": _email,
-    "slack": _chat("slack"),
-    "teams": _chat("teams"),
-    "wecom": _chat("wecom"),
-    "feishu": _chat("feishu"),
-    "dingtalk": _chat("dingtalk"),
-}
-
-
 def build_channel(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
-    """The channel for a config entry; a type without a sender yet fails that delivery only."""
-    factory = CHANNEL_TYPES.get(cfg.type)
-    if factory is None:
+    """The channel for a config entry (`connectors.plugins.CHANNELS`); a type without a
+    sender fails that delivery only."""
+    from connectors.plugins import CHANNELS
+
+    plugin = CHANNELS.get(cfg.type)
+    if plugin is None:
         raise DeliveryError(
             f"channel '{cfg.name}': sending to {cfg.type} is not available in this version",
             retryable=False,
         )
+    factory: ChannelFactory = plugin.factory()
     return factory(cfg, ctx)

@@ -149,6 +149,8 @@ class EmailChannel:
         a missing final reply means the server may have taken it (RFC 5321 §4.5.3.2.6): that
         is `maybe_delivered`, never retried here."""
         mail = self.build_payload(message)
+        if parts.first > 1:  # an earlier try delivered it; only the ledger missed it
+            return Receipt(self.name, f"{mail['Message-ID']} (delivered by an earlier try)")
         login = self._login()
 
         def attempt() -> Try[dict[str, tuple[int, bytes]]]:

@@ -6,7 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from connectors.channels.base import NO_PART_LOG, DeliveryError, PartLog, Receipt
+from connectors.channels.base import NO_PART_LOG, ChannelContext, DeliveryError, PartLog, Receipt
+from stagecast.config import ChannelConfig
 from stagecast.models import Message
 
 
@@ -26,6 +27,8 @@ class FileChannel:
     def send(self, message: Message, parts: PartLog = NO_PART_LOG) -> Receipt:
         """Write atomically, so a crash never leaves half a report in the outbox. Writing the
         same file again is harmless, so nothing is ever "maybe delivered" here."""
+        if parts.first > 1:
+            return Receipt(self.name, str(self.paths(message)[0]))
         markdown, *html = self.paths(message)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -34,7 +37,13 @@ class FileChannel:
                 _write(html[0], message.html)
         except OSError as err:
             raise DeliveryError(f"outbox {self.folder}: {err.strerror}", retryable=True) from None
+        parts.delivered(1)
         return Receipt(self.name, str(markdown))
+
+
+def build(cfg: ChannelConfig, ctx: ChannelContext) -> FileChannel:
+    """The factory for `connectors.plugins.CHANNELS["file"]`: `<outbox>/<project>/<channel>/`."""
+    return FileChannel(cfg.name, ctx.outbox / ctx.project / cfg.name)
 
 
 def _safe(period: str) -> str:

@@ -1,8 +1,7 @@
-"""The contract every task source keeps, and the registry that picks one by the config's `type`."""
+"""The contract every source keeps, and building one by the config's `type`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -66,44 +65,13 @@ class PullRequest:
         )
 
 
-def _trello_export(cfg: Any) -> Source:
-    """Build a `trello_export` source; imported here so unused connectors cost nothing."""
-    from connectors.sources.trello_export import TrelloExportSource
-
-    return TrelloExportSource(cfg)
-
-
-def _jira(cfg: Any) -> Source:
-    from connectors.sources.jira import JiraSource
-
-    return JiraSource(cfg)
-
-
-def _trello(cfg: Any) -> Source:
-    from connectors.sources.trello import TrelloSource
-
-    return TrelloSource(cfg)
-
-
-def _gdrive(cfg: Any) -> Source:
-    from connectors.sources.gdrive import DriveSource
-
-    return DriveSource(cfg)
-
-
-# Explicit, one entry per `type` the config accepts.
-SOURCE_TYPES: dict[str, Callable[[Any], Source]] = {
-    "jira": _jira,
-    "trello": _trello,
-    "trello_export": _trello_export,
-    "gdrive": _gdrive,
-}
-
-
 def build_source(cfg: Any) -> Source:
-    """Turn one validated `sources[]` entry into its source, chosen by `cfg.type`."""
-    factory = SOURCE_TYPES.get(cfg.type)
-    if factory is None:
-        known = ", ".join(sorted(SOURCE_TYPES))
+    """Turn one validated `sources[]` entry into its source (`connectors.plugins.SOURCES`)."""
+    from connectors.plugins import SOURCES
+
+    plugin = SOURCES.get(cfg.type)
+    if plugin is None:
+        known = ", ".join(sorted(SOURCES))
         raise ValueError(f"unknown source type {cfg.type!r} (known: {known})")
-    return factory(cfg)
+    source: Source = plugin.factory()(cfg)
+    return source

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.channels.base import CHANNEL_TYPES, ChannelContext, DeliveryError, build_channel
+from connectors.channels.base import ChannelContext, DeliveryError, build_channel
 from connectors.channels.file import FileChannel
+from connectors.plugins import CHANNELS
 from stagecast.config import FileChannelConfig, SlackChannelConfig
 from stagecast.models import Message
 
@@ -60,7 +61,7 @@ def test_unwritable_outbox_is_a_retryable_delivery_error(tmp_path):
 
 
 def test_a_channel_type_without_a_sender_fails_clearly(tmp_path, monkeypatch):
-    monkeypatch.delitem(CHANNEL_TYPES, "slack")
+    monkeypatch.delitem(CHANNELS, "slack")
     cfg = SlackChannelConfig(name="team", type="slack", webhook="env:HOOK")
     with pytest.raises(DeliveryError) as err:
         build_channel(cfg, ChannelContext("acme", tmp_path))

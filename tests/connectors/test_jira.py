@@ -450,7 +450,7 @@ def test_a_retry_after_beyond_the_bound_gives_up_without_waiting(
     cloud: FakeJira, make: Any, naps: Naps
 ) -> None:
     cloud.inject(429, path="/rest/api/3/search/jql", headers={"Retry-After": "3600"})
-    with pytest.raises(SourceError, match="HTTP 429 for .*, asked to wait 3600s"):
+    with pytest.raises(SourceError, match=r"HTTP 429 for .*, asked to wait 3600s"):
         make(cloud).pull()
     assert naps.waits == []
 

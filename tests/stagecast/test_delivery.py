@@ -58,4 +58,5 @@ def test_task_sources_older_than_26_hours_are_stale():
         status("drive", "gdrive", "2026-11-01 10:00"),  # documents do not hold reports
         status("export", "trello_export", None),  # never succeeded
     ]
-    assert stale_task_sources(sources, now) == ["board", "export"]
+    task_types = {"jira", "trello", "trello_export"}  # what the source plugins say
+    assert stale_task_sources(sources, now, task_types) == ["board", "export"]
