@@ -224,6 +224,8 @@ def report(
     if stage is not None:
         _check_stage(chosen, stage)
     _check_state(loaded, init)
+    if risk is not None:
+        _check_risk(loaded, chosen, risk, moment)
     common = (str(config), chosen.key)
     options = {"as_of": moment.isoformat(), "channel": channel, "dry_run": dry_run, "force": force}
     with local_runs():
@@ -254,6 +256,31 @@ def _check_stage(project: ProjectConfig, stage: str) -> None:
         return
     known = ", ".join(f"{name} ({key})" for name, key in names) or "none"
     _fail([f"--stage: no stage '{stage}' in {project.key} (stages: {known})"])
+
+
+def _check_risk(config: Config, project: ProjectConfig, risk: str, moment: datetime) -> None:
+    """--risk names something the project has: a task, stage or source of its last sync (a
+    project never synced yet is given the benefit of the doubt)."""
+    from datetime import timedelta
+
+    from connectors.store import StateStore
+
+    with StateStore(config.state) as store:
+        last = store.latest_before(project.key, moment + timedelta(microseconds=1))
+    if last is None:
+        return
+    subject = risk.partition(":")[2]
+    known = {t.key for t in last.tasks} | {s.name for s in last.sources}
+    known |= {name for s in last.stages for name in (s.name, s.key)}
+    known |= {f.subject for f in last.risks}
+    if subject not in known:
+        raised = ", ".join(f"{f.code}:{f.subject}" for f in last.risks[:10]) or "none"
+        _fail(
+            [
+                f"--risk: '{subject}' is no task, stage or source of {project.key} as of its last"
+                f" sync ({last.as_of.isoformat()}); risks raised then: {raised}"
+            ]
+        )
 
 
 def _report_flow(

@@ -169,3 +169,19 @@ def test_the_installed_command_never_prints_a_traceback(tmp_path, reliability_ta
         )
         assert done.returncode == 2, (args, done.stderr)
         assert "Traceback" not in done.stderr + done.stdout, done.stderr
+
+
+def test_report_of_an_unknown_risk_exits_2_before_syncing(
+    tmp_path, run_cli, prefect_server, reliability_tally
+):
+    """A subject that is no task, stage or source of the last sync: refused, nothing stored."""
+    reliability_tally.record("bad command line", cases=1)
+    cfg, key = workspace(tmp_path)
+    assert sync(run_cli, cfg, key).code == 0
+    db = tmp_path / ".stagecast" / "state.db"
+    before = db.stat().st_mtime_ns
+    out = run_cli(
+        "report", "risk_alert", "-c", str(cfg), "--project", key, "--risk", "overdue:NOPE-1"
+    )
+    one_line(out, 2, "--risk", "NOPE-1")
+    assert db.stat().st_mtime_ns == before
