@@ -30,7 +30,7 @@ from stagecast.models import (
     Task,
     TaskState,
 )
-from stagecast.reports.escape import one_line, safe_url
+from stagecast.reports.escape import one_line, safe_url, source_text
 from stagecast.risks import sort_risks
 
 __all__ = [
@@ -388,7 +388,7 @@ def _tasks_by_key(tasks: Iterable[Task]) -> dict[str, Task]:
 
 def _stage_row(stage: StageProgress) -> StageRow:
     return StageRow(
-        name=one_line(stage.name),
+        name=source_text(stage.name),
         key=stage.key,
         due=stage.due,
         done=stage.done,
@@ -407,15 +407,15 @@ class _TaskLines:
     show_names: bool
 
     def of(self, task: Task) -> TaskLine:
-        assignee = one_line(task.assignee) if task.assignee and self.show_names else None
+        assignee = source_text(task.assignee) if task.assignee and self.show_names else None
         return TaskLine(
-            key=one_line(task.key),
-            title=one_line(task.title),
+            key=source_text(task.key),
+            title=source_text(task.title),
             url=safe_url(task.url),
             assignee=assignee or None,
-            stage=one_line(task.stage) if task.stage else None,
+            stage=source_text(task.stage) if task.stage else None,
             due=self.calendar.local_date(task.due) if task.due is not None else None,
-            status=one_line(task.status),
+            status=source_text(task.status),
             state=task.state,
             blocked=task.blocked,
         )
@@ -438,9 +438,9 @@ class _RiskLines:
         line = RiskLine(
             code=flag.code,
             severity=flag.severity,
-            subject=one_line(flag.subject),
-            stage=one_line(flag.stage) if flag.stage else None,
-            detail=one_line(flag.detail),
+            subject=source_text(flag.subject),
+            stage=source_text(flag.stage) if flag.stage else None,
+            detail=source_text(flag.detail),
         )
         if flag.code in TASK_CODES:
             return self._task_risk(line, flag)
@@ -464,10 +464,10 @@ class _RiskLines:
         if flag.code == "missing_deliverable" and flag.stage:
             prefix = f"{flag.stage}/"
             document = flag.subject.removeprefix(prefix)
-            return replace(line, subject=line.stage or line.subject, document=one_line(document))
+            return replace(line, subject=line.stage or line.subject, document=source_text(document))
         if flag.code == "source_unavailable":
             error = flag.detail.removeprefix(f"{flag.subject} failed: ")
-            return replace(line, error=one_line(error))
+            return replace(line, error=source_text(error))
         return line
 
     def _task_risk(self, line: RiskLine, flag: RiskFlag) -> RiskLine:
@@ -480,7 +480,9 @@ class _RiskLines:
             days = (self.today - due).days
         elif flag.code == "stale" and task.updated is not None:
             days = (self.today - self.calendar.local_date(task.updated)).days
-        return replace(line, task=self.lines.of(task), due=due, days=days, status=task.status)
+        return replace(
+            line, task=self.lines.of(task), due=due, days=days, status=source_text(task.status)
+        )
 
 
 def _documents(
@@ -495,7 +497,7 @@ def _documents(
     changed.sort(key=lambda d: (d.modified is None, _sort_stamp(d.modified), _natural(d.name)))
     return [
         DocumentLine(
-            name=one_line(d.name),
+            name=source_text(d.name),
             url=safe_url(d.url),
             modified=d.modified.astimezone(calendar.tz) if d.modified is not None else None,
         )
@@ -520,7 +522,10 @@ def _decisions(
     decisions.sort(key=lambda m: (m.date is None, m.date or date.min))
     return [
         DecisionLine(
-            text=one_line(m.text), document=one_line(m.document), url=safe_url(m.url), date=m.date
+            text=source_text(m.text),
+            document=source_text(m.document),
+            url=safe_url(m.url),
+            date=m.date,
         )
         for m in decisions
     ]
@@ -654,9 +659,9 @@ def stage_report_context(
     problems = tuple(
         ProblemLine(
             task=lines.of(t),
-            resolution=one_line(t.resolution) if t.resolution else None,
+            resolution=source_text(t.resolution) if t.resolution else None,
             done=t.state == "done",
-            comment=one_line(t.last_comment) if t.last_comment else None,
+            comment=source_text(t.last_comment) if t.last_comment else None,
         )
         for t in own
         if visible(t)
@@ -682,7 +687,7 @@ def stage_report_context(
             DeliverableLine(
                 name=one_line(name),
                 present=found is not None,
-                document=one_line(found.name) if found else None,
+                document=source_text(found.name) if found else None,
                 url=safe_url(found.url) if found else None,
             )
         )
@@ -725,8 +730,8 @@ def stage_report_context(
         problems=problems,
         decisions=tuple(
             DecisionLine(
-                text=one_line(m.text),
-                document=one_line(m.document),
+                text=source_text(m.text),
+                document=source_text(m.document),
                 url=safe_url(m.url),
                 date=m.date,
             )
@@ -818,7 +823,7 @@ def risk_alert_context(
         status = next((s for s in snapshot.sources if s.name == flag.subject), None)
         last_ok = status.last_ok if status is not None else None
         source = SourceLine(
-            name=one_line(flag.subject),
+            name=source_text(flag.subject),
             last_ok=last_ok.astimezone(calendar.tz) if last_ok is not None else None,
         )
 

@@ -17,6 +17,11 @@ Text from sources is escaped for each format, whatever the template does with it
 - Plain text: control characters are dropped and mentions broken (`@` is followed by a
   zero-width space), in case a channel puts the text into a chat notification.
 
+Source text (`SourceText`, made by the context builders) is also cut to the format's limit
+(`TEXT_LIMITS`) before it is escaped, so no escape sequence or entity is ever cut in half. Like
+the escaping, this holds whatever the template does, except that joining with `~` or `join`
+makes new text: such text keeps only the context's own bound (`SOURCE_TEXT_LIMIT`).
+
 Pure apart from reading template and catalogue files.
 """
 
@@ -48,11 +53,21 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from stagecast.models import Message
-from stagecast.reports.escape import break_mentions, md_escape, md_url, one_line, plain
+from stagecast.reports.escape import (
+    SourceText,
+    break_mentions,
+    clip,
+    md_escape,
+    md_url,
+    one_line,
+    plain,
+)
 
 __all__ = [
     "SECTION_MARKER",
     "TEMPLATES",
+    "TEXT_LIMITS",
+    "TITLE_LIMIT",
     "ReportContext",
     "join_sections",
     "load_translations",
@@ -70,6 +85,14 @@ _MARKER_LINE = re.compile(r"^[ \t]*" + re.escape(SECTION_MARKER) + r"[ \t]*(?:\n
 _HEADING = re.compile(r"^(?=## )", re.M)
 
 Format = Literal["md", "txt", "html"]
+
+# The most characters one piece of source text (a title, a name, a comment) shows in each
+# format, "…" included. A chat post is small (WeCom takes 4,096 bytes, a Chinese character is
+# 3 of them) and a chat line is read at a glance, so a title there is a line, not a page (Jira's
+# own summaries stop at 255); an email has room for a few lines more.
+TEXT_LIMITS: Mapping[Format, int] = {"md": 200, "txt": 500, "html": 500}
+# The subject line, which chats also show as the notification and the card's header.
+TITLE_LIMIT = 200
 
 # Dates as a reader of each language writes them; other languages get the locale's own.
 _DATE_PATTERNS: Mapping[str, Mapping[str, str]] = {
@@ -131,7 +154,7 @@ def render_report(
         period=context.period,
         audience="client" if audience == "client" else "internal",
         language=language,
-        title=one_line(render("txt", f"{kind}.title.j2")),
+        title=clip(one_line(render("txt", f"{kind}.title.j2")), TITLE_LIMIT),
         markdown=join_sections(sections),
         text=_tidy(render("txt", f"{kind}.txt.j2")) + "\n",
         html=html + "\n" if html is not None else None,
@@ -246,34 +269,47 @@ def _environment(
     if fmt == "md":
         env.filters.update(md=_md_markup, md_url=lambda url: Markup(md_url(str(url))))
     elif fmt == "txt":
-        env.filters.update(plain=plain)
+        env.filters.update(plain=lambda value: plain(_clipped(value, "txt")))
     return env
+
+
+def _clipped(value: object, fmt: Format) -> object:
+    """Source text cut to the format's limit; anything else as it is."""
+    if isinstance(value, SourceText):
+        return clip(value, TEXT_LIMITS[fmt])
+    return value
 
 
 def _md_markup(value: object) -> Markup:
     """Source text made safe for markdown, marked so nothing escapes it twice."""
     if hasattr(value, "__html__"):
         return Markup(value)
-    return Markup(md_escape(value))
+    return Markup(md_escape(_clipped(value, "md")))
 
 
 def _txt_finalize(value: object) -> object:
     """Plain text needs no escaping: control characters other than line breaks are dropped,
     and mentions broken (the text may end up in a chat notification)."""
+    value = _clipped(value, "txt")
     if isinstance(value, str):
         return break_mentions(re.sub("[\x00-\x08\x0b-\x1f\x7f-\x9f]", "", value))
     return value
 
 
-_FINALIZE: Mapping[Format, Callable[[Any], Any] | None] = {
+def _html_finalize(value: object) -> object:
+    """Source text cut to the email's limit; autoescape escapes it after this."""
+    return _clipped(value, "html")
+
+
+_FINALIZE: Mapping[Format, Callable[[Any], Any]] = {
     "md": _md_markup,
     "txt": _txt_finalize,
-    "html": None,
+    "html": _html_finalize,
 }
 _VARIABLE_ESCAPE: Mapping[Format, Callable[[Any], Any]] = {
     "md": _md_markup,
-    "txt": lambda value: value if isinstance(value, int | float) else plain(value),
-    "html": lambda value: value,  # Markup % value escapes it
+    "txt": lambda value: value if isinstance(value, int | float) else plain(_clipped(value, "txt")),
+    "html": _html_finalize,  # Markup % value escapes it
 }
 
 

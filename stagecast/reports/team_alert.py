@@ -14,7 +14,7 @@ from typing import Literal
 
 from stagecast.calendar import WorkCalendar
 from stagecast.config import ProjectConfig
-from stagecast.reports.escape import one_line, safe_url
+from stagecast.reports.escape import one_line, safe_url, source_text
 
 __all__ = ["MaybeDelivered", "RunProblem", "TeamAlert", "WaitedTooLong", "team_alert_context"]
 
@@ -91,10 +91,10 @@ def team_alert_context(
     local = as_of.astimezone(calendar.tz)
     if run is not None:
         run = RunProblem(
-            flow=one_line(run.flow),
-            run_name=one_line(run.run_name),
+            flow=source_text(run.flow),
+            run_name=source_text(run.run_name),
             state=run.state,
-            reason=one_line(run.reason) or "—",
+            reason=source_text(run.reason) or "—",
             link=safe_url(run.link) if run.link else None,
         )
         digest = hashlib.sha256(f"{run.flow}\n{run.reason}".encode()).hexdigest()[:10]
@@ -103,7 +103,7 @@ def team_alert_context(
         period = f"approval_expired:{approval.delivery}"
     else:
         assert unknown is not None
-        unknown = replace(unknown, why=one_line(unknown.why))
+        unknown = replace(unknown, why=source_text(unknown.why))
         period = f"unknown:{unknown.delivery}"
     return TeamAlert(
         project_key=project.key,

@@ -16,6 +16,7 @@ from stagecast.reports.context import (
     daily_update_context,
     is_internal,
 )
+from stagecast.reports.escape import SOURCE_TEXT_LIMIT, SourceText
 from tests.builders import at, day, task
 from tests.stagecast.reports.scenario import Scenario, scenario
 
@@ -280,3 +281,21 @@ def test_source_text_is_made_single_line_and_links_checked(zh: Scenario) -> None
     line = c.due_soon.items[0]
     assert (line.title, line.url, line.assignee) == ("第一行 ## 第二行", None, "张 三")
     assert (c.documents.items[0].name, c.documents.items[0].url) == ("文档 名", None)
+
+
+def test_source_text_is_marked_and_bounded_whatever_its_length(zh: Scenario) -> None:
+    """The renderer cuts source text per format by its type; the context bounds it for all."""
+    long = "很长的标题" * 20_000
+    flooded = replace(
+        zh.snapshot,
+        tasks=(task("Z-1", title=long, due="2026-11-20", assignee=long, status=long),),
+        documents=(Document("d", long, "gdrive", None, modified=at("2026-11-20")),),
+    )
+    c = daily_update_context(
+        zh.project, flooded, None, audience="internal", language="zh-CN", calendar=zh.calendar
+    )
+    line = c.due_soon.items[0]
+    for text in (line.key, line.title, line.assignee, line.status, c.documents.items[0].name):
+        assert isinstance(text, SourceText) and len(text) <= SOURCE_TEXT_LIMIT
+    assert line.title == long[: SOURCE_TEXT_LIMIT - 1] + "…"
+    assert not isinstance(c.project_name, SourceText)  # the team's own words: never cut

@@ -1,4 +1,5 @@
-"""Source text is neutralised for markdown and plain text (SPEC §11 "Injection")."""
+"""Source text is neutralised for markdown and plain text (SPEC §11 "Injection"), and cut
+short at a whole character (bounded output)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from stagecast.reports.escape import break_mentions, md_escape, md_url, one_line, plain, safe_url
+from stagecast.reports.escape import (
+    ELLIPSIS,
+    SOURCE_TEXT_LIMIT,
+    URL_LIMIT,
+    SourceText,
+    break_mentions,
+    clip,
+    md_escape,
+    md_url,
+    one_line,
+    plain,
+    safe_url,
+    source_text,
+)
+
+try:  # Unicode's own grapheme clusters (`\X`), to check `clip` against; not a dependency
+    import regex
+except ImportError:  # pragma: no cover
+    regex = None
 
 ZWSP = "\u200b"
 MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
@@ -137,6 +156,7 @@ def test_one_line_drops_controls_and_direction_marks() -> None:
 def test_mentions_are_broken_invisibly(text: str, broken: str) -> None:
     assert break_mentions(text) == broken
     assert broken.replace(ZWSP, "") == text
+    assert break_mentions(broken) == broken  # once: templates nest
 
 
 def test_plain_text_is_one_line_without_pings() -> None:
@@ -170,3 +190,83 @@ def test_md_url_cannot_end_the_link_early() -> None:
     assert md_url("https://x.example/a_(b)<c>") == "https://x.example/a_%28b%29%3Cc%3E"
     html = MD.render(f"[doc]({md_url('https://x.example/a)](http://evil.example')})")
     assert html.count("<a ") == 1 and 'href="https://x.example/a%29%5D%28http' in html
+
+
+def test_safe_url_refuses_a_link_too_long_to_open() -> None:
+    base = "https://x.example/"
+    assert safe_url(base + "a" * (URL_LIMIT - len(base))) is not None
+    assert safe_url(base + "a" * (URL_LIMIT - len(base) + 1)) is None
+
+
+# --- cutting long text ---------------------------------------------------------------------
+
+
+def test_clip_keeps_short_text_and_cuts_long_text_with_an_ellipsis() -> None:
+    assert clip("short", 5) == "short"
+    assert clip("a longer title", 8) == "a longe…"
+    assert clip("two words", 5) == "two…"  # no space before the ellipsis
+    assert clip("界" * 10, 4) == "界界界…"
+    assert clip("anything", 1) == ELLIPSIS
+    with pytest.raises(ValueError):
+        clip("anything", 0)
+
+
+FAMILY = "👨\u200d👩\u200d👧\u200d👦"
+ENGLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "cut"),
+    [
+        ("e\u0301" * 5, 4, "e\u0301…"),  # é spelled with a combining accent
+        ("ab" + FAMILY * 3, 6, "ab…"),  # an emoji family joined by ZWJ
+        ("ab" + FAMILY * 3, 10, "ab" + FAMILY + "…"),
+        ("a🇨🇳🇺🇸🇯🇵", 5, "a🇨🇳…"),  # flags are pairs of regional indicators
+        ("a🇨🇳🇺🇸🇯🇵", 4, "a🇨🇳…"),
+        ("👍🏽" * 3, 4, "👍🏽…"),  # a skin tone belongs to its emoji
+        ("1\ufe0f\u20e3" * 3, 5, "1\ufe0f\u20e3…"),  # a keycap: digit, variation selector, keycap
+        (ENGLAND * 2, 7, "…"),  # a subdivision flag: a black flag and tag characters
+        (ENGLAND * 2, 8, ENGLAND + "…"),
+        ("\u1100\u1161\u11a8" * 3, 5, "\u1100\u1161\u11a8…"),  # 각 spelled in jamo
+        ("क्षक्ष", 3, "…"),  # a conjunct: consonant, virama, consonant
+        ("x\ud83d\ude00\ud83d\ude00", 3, "x…"),  # a surrogate pair that reached Python as two
+        ("Z" + "\u0336" * 1000, 200, "…"),  # one character taller than the limit
+    ],
+)
+def test_clip_never_cuts_inside_a_character(text: str, limit: int, cut: str) -> None:
+    assert clip(text, limit) == cut
+
+
+# Pieces of text that are, or build, characters of several code points: combining marks,
+# joiners, variation selectors, skin tones, regional indicators, tag characters, Hangul jamo,
+# Devanagari conjuncts, Thai and halfwidth-kana marks, an Arabic number sign, CR LF.
+PIECES = st.sampled_from(
+    [
+        *("a", " ", "1", "e", "é", "界", "\u0301", "\u200c", "\u200d", "\ufe0f", "\u20e3"),
+        *("👨", "👩", "👍", "🏽", "🇨", "🇳", "🏴", "\U000e0067", "\U000e007f"),
+        *("\u1100", "\u1161", "\u11a8", "각", "क", "ष", "\u093c", "\u094d", "क्ष"),
+        *("ก", "\u0e33", "ｶ", "\uff9e", "\u0600", "\r", "\n"),
+    ]
+)
+
+
+@given(st.lists(PIECES, max_size=40).map("".join), st.integers(min_value=1, max_value=30))
+def test_clip_is_a_prefix_of_whole_characters(text: str, limit: int) -> None:
+    cut = clip(text, limit)
+    assert len(cut) <= limit
+    if cut == text:
+        return
+    assert cut.endswith(ELLIPSIS)
+    kept = cut.removesuffix(ELLIPSIS)
+    assert text.startswith(kept)
+    assert not kept[-1:].isspace()
+    if regex is not None:
+        assert len(kept) in {0} | {m.end() for m in regex.finditer(r"\X", text)}
+
+
+def test_source_text_is_one_line_and_at_most_the_source_text_limit() -> None:
+    text = source_text("  a title\nwith lines  " + "x" * 5000)
+    assert isinstance(text, SourceText) and isinstance(text, str)
+    assert len(text) == SOURCE_TEXT_LIMIT and text.startswith("a title with lines x")
+    assert text.endswith(ELLIPSIS) and "\n" not in text
+    assert source_text("short") == "short"

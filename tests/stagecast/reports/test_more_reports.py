@@ -374,6 +374,20 @@ def test_charter_without_charter_config() -> None:
     assert "when a new risk of high severity or higher appears" in m.markdown
 
 
+def test_the_charter_says_the_teams_own_words_whole() -> None:
+    """Config text is not source text: a long scope is the team's choice, not a flood."""
+    project = charter_project("en")
+    assert project.charter is not None
+    scope = "Design and build of membership, points mall and orders. " * 6
+    charter_config = project.charter.model_copy(update={"scope": scope})
+    project = project.model_copy(update={"charter": charter_config})
+    context = charter_context(
+        project, audience="client", language="en", calendar=calendar_for(project)
+    )
+    m = render_report("charter", context, language="en", audience="client")
+    assert scope.strip() in m.markdown and scope.strip() in m.text
+
+
 # --- hostile source text -------------------------------------------------------------------
 
 

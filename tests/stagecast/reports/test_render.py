@@ -6,6 +6,7 @@ Regenerate them with `STAGECAST_UPDATE_GOLDEN=1 .venv/bin/pytest tests/stagecast
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from dataclasses import replace
@@ -19,12 +20,14 @@ from markdown_it import MarkdownIt
 
 from stagecast.config import ProjectConfig
 from stagecast.evaluate import SourceOutcome, calendar_for, evaluate
-from stagecast.models import Document, Message, MinuteItem, SourcePull
+from stagecast.models import Document, Message, MinuteItem, SourcePull, Task
 from stagecast.reports.context import daily_update_context
-from stagecast.reports.escape import one_line
+from stagecast.reports.escape import clip, md_escape, md_url, one_line, plain
 from stagecast.reports.render import (
     SECTION_MARKER,
     TEMPLATES,
+    TEXT_LIMITS,
+    TITLE_LIMIT,
     join_sections,
     render_report,
     split_sections,
@@ -444,6 +447,58 @@ def test_escaping_holds_in_an_override_that_forgets_the_filter(
     )
     markdown = daily(s, "zh-CN", "client", template_dirs=[tmp_path]).markdown
     assert rf"\[a\](http://evil.example) @{ZWSP}all (\[a\]" in markdown
+
+
+# --- bounded output ------------------------------------------------------------------------
+
+
+def with_task(s: Scenario, *tasks: Task) -> Scenario:
+    """The scenario with tasks added today (they show under "Added")."""
+    return replace(s, snapshot=replace(s.snapshot, tasks=(*s.snapshot.tasks, *tasks)))
+
+
+def test_source_text_is_cut_per_format_before_it_is_escaped(zh_scenario: Scenario) -> None:
+    """Cut first, then escaped: no entity, backslash escape or broken mention is cut in half."""
+    title = "R&D <b>@all</b> *x* " * 200
+    s = with_task(zh_scenario, task("X-1", title=title), task("X-2", title="&" * 1000))
+    m = daily(s, "zh-CN", "internal")
+    assert md_escape(clip(title, TEXT_LIMITS["md"])) in m.markdown
+    assert md_escape(clip(title, TEXT_LIMITS["txt"])) not in m.markdown
+    assert plain(clip(title, TEXT_LIMITS["txt"])) in m.text
+    assert m.html is not None
+    assert html.escape(clip(title, TEXT_LIMITS["html"]), quote=False) in m.html
+    assert f" {'&amp;' * (TEXT_LIMITS['md'] - 1)}…" in m.markdown
+    assert f" {'&amp;' * (TEXT_LIMITS['html'] - 1)}…" in m.html
+    assert f" {'&' * (TEXT_LIMITS['txt'] - 1)}…" in m.text
+
+
+def test_links_are_never_cut(zh_scenario: Scenario) -> None:
+    url = "https://acme.atlassian.net/browse/X-1?from=" + "a" * 1500
+    m = daily(with_task(zh_scenario, task("X-1", title="t", url=url)), "zh-CN", "internal")
+    assert f"]({md_url(url)})" in m.markdown
+    assert m.html is not None and f'href="{url}"' in m.html
+
+
+def test_the_subject_line_is_cut_to_the_title_limit(zh_scenario: Scenario) -> None:
+    name = "ACME 客户门户" * 100
+    project = zh_scenario.project.model_copy(update={"name": name})
+    m = daily(replace(zh_scenario, project=project), "zh-CN", "client")
+    assert m.title == clip(name, TITLE_LIMIT)
+
+
+def test_the_cut_holds_in_an_override_that_forgets_it(
+    tmp_path: Path, zh_scenario: Scenario
+) -> None:
+    (tmp_path / "daily_update.md.j2").write_text(
+        "{% for t in report.changes.added.items %}{{ t.title }}\n"
+        "{% trans title=t.title %}({{ title }}){% endtrans %}\n{% endfor %}",
+        encoding="utf-8",
+    )
+    title = "很长的标题" * 1000
+    s = with_task(zh_scenario, task("X-1", title=title))
+    markdown = daily(s, "zh-CN", "client", template_dirs=[tmp_path]).markdown
+    cut = clip(title, TEXT_LIMITS["md"])
+    assert f"{cut}\n({cut})" in markdown
 
 
 def test_unknown_audience_is_refused(zh_scenario: Scenario) -> None:

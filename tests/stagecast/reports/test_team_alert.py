@@ -9,7 +9,8 @@ import pytest
 
 from stagecast.evaluate import calendar_for
 from stagecast.models import Message
-from stagecast.reports.render import render_report
+from stagecast.reports.escape import clip
+from stagecast.reports.render import TEXT_LIMITS, render_report
 from stagecast.reports.team_alert import RunProblem, WaitedTooLong, team_alert_context
 from tests.builders import at
 from tests.stagecast.reports.scenario import charter_project
@@ -106,3 +107,12 @@ def test_each_problem_is_told_once_a_day_and_each_expiry_once() -> None:
     assert expiry.period == "approval_expired:d-7f3a9c"
     with pytest.raises(ValueError):
         team_alert_context(project, at("2026-11-21 09:00"), language="en", calendar=cal)
+
+
+def test_a_long_reason_is_cut_in_every_format() -> None:
+    reason = "HTTP 500: " + "堆栈跟踪 " * 20_000
+    m = render("zh-CN", run=RunProblem("sync", "sync-now", "failed", reason))
+    assert clip(reason, TEXT_LIMITS["md"]) in m.markdown
+    assert clip(reason, TEXT_LIMITS["txt"]) in m.text
+    assert m.html is not None and clip(reason, TEXT_LIMITS["html"]) in m.html
+    assert len(m.markdown) + len(m.text) + len(m.html) < 20_000
