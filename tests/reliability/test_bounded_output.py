@@ -264,3 +264,14 @@ def test_a_stage_and_risks_named_by_source_text_are_bounded(
     reliability_tally.record(CATEGORY, cases=len(contexts))
     for kind, context in contexts:
         assert_bounded(render_report(kind, context, language="en", audience=audience), chats)
+
+
+def test_a_stage_key_from_a_huge_label_is_bounded(reliability_tally):
+    """A stage discovered from a 100,000-character label: its key (in event resources, ledger
+    periods, file names) stays short, and two such labels keep apart."""
+    from stagecast.slug import MAX_KEY, slugify
+
+    reliability_tally.record("bounded output", cases=2)
+    one, other = slugify("设计" * 50_000), slugify("设计" * 49_999 + "开发")
+    assert len(one) <= MAX_KEY and len(other) <= MAX_KEY and one != other
+    assert slugify("需求确认") == "需求确认"
