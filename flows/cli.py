@@ -78,10 +78,12 @@ def _fail(problems: Sequence[str], code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _load(path: Path) -> Config:
-    """The validated config, or every problem with its path and exit 2."""
+def _load(path: Path, *, secrets: bool = False) -> Config:
+    """The validated config, or every problem with its path and exit 2. With `secrets`, for
+    the commands about to pull or send, every `env:` variable must be set too: a missing one
+    stops the run before any channel is sent to, not after the others were."""
     try:
-        return load_config(path)
+        return load_config(path, check_environment=secrets)
     except ConfigError as err:
         _fail(err.problems)
 
@@ -147,7 +149,7 @@ def _progress(total: int, what: str) -> Iterator[None]:
 def validate(config: ConfigOption = Path("stagecast.yaml")) -> None:
     """Check the config and print every problem with its path in the file."""
     _setup_logging()
-    loaded = _load(config)
+    loaded = _load(config, secrets=True)
     names = ", ".join(p.key for p in loaded.projects)
     stdout.print(f"{config}: OK ({len(loaded.projects)} project(s): {names})", markup=False)
 
@@ -215,7 +217,7 @@ def report(
     if kind not in REPORT_KINDS:
         _fail([f"KIND: unknown report kind '{kind}' (expected one of: {', '.join(REPORT_KINDS)})"])
     _check_report_target(kind, stage, risk)
-    loaded = _load(config)
+    loaded = _load(config, secrets=True)
     moment = _as_of(as_of, loaded)
     chosen = _projects(loaded, project)[0]
     if channel is not None and channel not in {c.name for c in chosen.channels}:
@@ -324,7 +326,7 @@ def deliver_pending_command(
     """Send what is due (deferred, approved, failed reports); expire unanswered approvals; catch
     up a missed daily update; decide deliveries whose sender died."""
     _setup_logging()
-    loaded = _load(config)
+    loaded = _load(config, secrets=True)
     moment = _as_of(as_of, loaded)
     _check_state(loaded, init)
     from flows.deliver_pending import deliver_pending_flow
@@ -501,7 +503,7 @@ NameOption = Annotated[
 def _deployments(config: Path, name: str, pool: str | None = None) -> tuple[Config, list[Any]]:
     """Check the config and the server, then register the deployments; exit 2 if either fails."""
     _setup_logging()
-    loaded = _load(config)
+    loaded = _load(config, secrets=True)
     from deployments.register import ServerUnavailable, check_server, ensure_process_pool, register
 
     try:

@@ -74,9 +74,17 @@ def test_sync_with_a_broken_config_touches_nothing(case, tmp_path, run_cli):
     assert not (tmp_path / ".stagecast").exists()
 
 
-def test_validate_ok(tmp_path, run_cli):
+def test_validate_ok(tmp_path, run_cli, monkeypatch):
+    monkeypatch.setenv("TEAM_HOOK", "https://hooks.slack.com/services/T0/B0/x")
     out = run_cli("validate", "-c", str(workspace(tmp_path, GOOD)))
     assert out.code == 0 and "OK" in out.stdout
+
+
+def test_validate_names_an_unset_secret_variable(tmp_path, run_cli, monkeypatch):
+    """`report` would fail that channel after sending the others: validate says so first."""
+    monkeypatch.delenv("TEAM_HOOK", raising=False)
+    out = run_cli("validate", "-c", str(workspace(tmp_path, GOOD)))
+    assert out.code == 2 and "environment variable TEAM_HOOK is not set" in out.stderr
 
 
 def test_missing_config_file(tmp_path, run_cli):

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 from prefect.settings import PREFECT_API_URL
 
+from tests.prefect_server import free_port
 from tests.trello_boards import card, write_board
 
 CONFIG = """
@@ -118,17 +119,34 @@ def test_dry_run_stores_and_writes_nothing_and_previews_each_channel(tmp_path, r
         assert db.execute("select count(*) from deliveries").fetchone() == (0,)
 
 
-def test_a_channel_that_cannot_send_fails_alone_and_exits_1(tmp_path, run_cli):
+def test_a_channel_that_cannot_send_fails_alone_and_exits_1(tmp_path, run_cli, monkeypatch):
     cfg, key = workspace(tmp_path)
     text = cfg.read_text("utf-8").replace(
         "{name: team, type: file, audience: internal, language: en}",
         '{name: team, type: slack, webhook: "env:TEAM_HOOK", audience: internal}',
     )
     cfg.write_text(text, encoding="utf-8")
+    monkeypatch.setattr("connectors.http.RetryPolicy.backoff", lambda self, attempt: 0.0)
+    monkeypatch.setenv("TEAM_HOOK", f"http://127.0.0.1:{free_port()}/services/T0/B0/x")
     out = report(run_cli, cfg, key)
     assert out.code == 1
     statuses = {d["channel"]: d["status"] for d in out.project(key)["deliveries"]}
     assert statuses == {"client-group": "sent", "team": "failed"}
+
+
+def test_an_unset_secret_variable_stops_the_run_before_any_send(tmp_path, run_cli, monkeypatch):
+    """`env:TEAM_HOOK` unset: exit 2 naming it, and the client group did not get the update
+    either (it used to be sent before the other channel failed)."""
+    cfg, key = workspace(tmp_path)
+    text = cfg.read_text("utf-8").replace(
+        "{name: team, type: file, audience: internal, language: en}",
+        '{name: team, type: slack, webhook: "env:TEAM_HOOK", audience: internal}',
+    )
+    cfg.write_text(text, encoding="utf-8")
+    monkeypatch.delenv("TEAM_HOOK", raising=False)
+    out = report(run_cli, cfg, key)
+    assert out.code == 2 and "environment variable TEAM_HOOK is not set" in out.stderr
+    assert not (tmp_path / ".stagecast" / "outbox").exists()
 
 
 def test_unknown_channel_or_kind_is_bad_input(tmp_path, run_cli):
