@@ -9,8 +9,11 @@ Pure: reads one file; imports no network, database or Prefect code.
 from __future__ import annotations
 
 import difflib
+import json
+import math
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, time, timedelta
 from functools import lru_cache
@@ -39,7 +42,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError, core_schema
 
 from stagecast.slug import slugify
 
@@ -223,7 +226,12 @@ def _context(info: ValidationInfo, key: str) -> Any:
 
 def _anchor(value: Path, info: ValidationInfo) -> Path:
     """Relative paths are relative to the config file's folder (else the working directory)."""
-    path = value.expanduser()
+    try:
+        path = value.expanduser()
+    except RuntimeError:  # ~someone, and there is no such user here
+        raise PydanticCustomError(
+            "path", "{user} is not a user on this machine", {"user": value.parts[0]}
+        ) from None
     if path.is_absolute():
         return path
     base = _context(info, "base_dir") or Path.cwd()
@@ -232,19 +240,48 @@ def _anchor(value: Path, info: ValidationInfo) -> Path:
 
 def _existing_file(value: Path, info: ValidationInfo) -> Path:
     """A file the run will read must be there when the loader checks files."""
-    if _context(info, "check_files") and not value.is_file():
-        what = "not a file" if value.exists() else "file not found"
+    if _context(info, "check_files") and not _checked(value, Path.is_file):
+        what = "not a file" if _checked(value, Path.exists) else "file not found"
         raise PydanticCustomError(
-            "file_not_found", "{what}: {path}", {"what": what, "path": str(value)}
+            "file_not_found", "{what}: {path}", {"what": what, "path": _printable(str(value))}
         )
     return value
 
 
 def _existing_dir(value: Path, info: ValidationInfo) -> Path:
     """A templates folder that is missing would silently fall back to the packaged templates."""
-    if _context(info, "check_files") and not value.is_dir():
-        raise PydanticCustomError("dir_not_found", "folder not found: {path}", {"path": str(value)})
+    if _context(info, "check_files") and not _checked(value, Path.is_dir):
+        raise PydanticCustomError(
+            "dir_not_found", "folder not found: {path}", {"path": _printable(str(value))}
+        )
     return value
+
+
+def _printable(text: str) -> str:
+    """Text with its control characters (and line and bidi marks) as JSON escapes: they
+    would garble the terminal or split a message; every other character stays as written."""
+    return "".join(json.dumps(c)[1:-1] if _is_control(c) else c for c in text)
+
+
+def _has_control(text: str) -> bool:
+    """Whether any character of the text is a control character."""
+    return any(_is_control(c) for c in text)
+
+
+def _is_control(char: str) -> bool:
+    """A character that moves the cursor, breaks a line or reorders text, rather than shows."""
+    return unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp")
+
+
+def _checked(path: Path, test: Callable[[Path], bool]) -> bool:
+    """Ask the file system about a path it may reject outright (too long, a NUL byte)."""
+    try:
+        return test(path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PydanticCustomError(
+            "path", "not a usable path ({reason})", {"reason": reason}
+        ) from None
 
 
 def _timezone(value: str) -> str:
@@ -260,28 +297,35 @@ def _timezone(value: str) -> str:
     return value
 
 
-def _http_url(value: str) -> str:
-    """An http(s) API base; a trailing slash is dropped so connectors can append paths."""
+_HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\]")
+
+
+def _web_address(value: str, schemes: tuple[str, ...]) -> bool:
+    """A URL the HTTP client can open: a known scheme, an ASCII host name (an international
+    one in its xn-- form) or an IP address, a port from 1 to 65535, no spaces or controls."""
+    if _has_control(value) or any(c.isspace() for c in value):
+        return False
     try:
         parts = urlsplit(value)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        port = parts.port  # reading it checks it: a number from 0 to 65535
     except ValueError:
-        ok = False
-    if not ok:
+        return False
+    host = parts.netloc.rpartition("@")[2]
+    if port is not None:
+        host = host.rpartition(":")[0]
+    return parts.scheme in schemes and port != 0 and bool(_HOST.fullmatch(host))
+
+
+def _http_url(value: str) -> str:
+    """An http(s) API base; a trailing slash is dropped so connectors can append paths."""
+    if not _web_address(value, ("http", "https")):
         raise PydanticCustomError("http_url", "expected an http(s) URL like https://example.com")
     return value.rstrip("/")
 
 
 def _proxy_url(value: str) -> str:
     """A proxy URL; never quoted back, since it may carry a password."""
-    try:
-        parts = urlsplit(value)
-        ok = parts.scheme in ("http", "https", "socks5", "socks5h", "socks4") and bool(
-            parts.hostname
-        )
-    except ValueError:
-        ok = False
-    if not ok:
+    if not _web_address(value, ("http", "https", "socks5", "socks5h", "socks4")):
         raise PydanticCustomError(
             "proxy_url", "expected a proxy URL like http://proxy.example:3128"
         )
@@ -355,16 +399,16 @@ def _country(value: str) -> str:
 
 
 _DURATION = re.compile(r"\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*", re.I)
+# A report waiting longer than a month for a decision is forgotten, not pending.
+MAX_WAIT = timedelta(days=30)
 
 
 def _duration(value: object) -> timedelta:
     """`24h`, `90m`, `2d`, `1h30m`, or a number of hours: how long something may wait."""
     if isinstance(value, timedelta):
-        return value
+        return _bounded_wait(value / timedelta(minutes=1))
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if value <= 0:
-            raise PydanticCustomError("duration", "a duration must be longer than zero")
-        return timedelta(hours=value)
+        return _bounded_wait(value * 60)
     match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if match is None or not any(match.groups()):
         raise PydanticCustomError(
@@ -373,10 +417,18 @@ def _duration(value: object) -> timedelta:
             {"value": _quote(value) or "this"},
         )
     days, hours, minutes = (int(g or 0) for g in match.groups())
-    total = timedelta(days=days, hours=hours, minutes=minutes)
-    if total <= timedelta(0):
+    return _bounded_wait(days * 24 * 60 + hours * 60 + minutes)
+
+
+def _bounded_wait(minutes: float) -> timedelta:
+    """A wait longer than zero and at most MAX_WAIT, checked before timedelta could overflow."""
+    if not math.isfinite(minutes) or minutes > MAX_WAIT / timedelta(minutes=1):
+        raise PydanticCustomError(
+            "duration", "a duration must be at most {limit}", {"limit": f"{MAX_WAIT.days}d"}
+        )
+    if minutes <= 0:
         raise PydanticCustomError("duration", "a duration must be longer than zero")
-    return total
+    return timedelta(minutes=minutes)
 
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -392,7 +444,10 @@ ProjectKey = Annotated[str, AfterValidator(_slug(r"[a-z0-9-]+", "acme-portal"))]
 StageKey = Annotated[str, AfterValidator(_slug(r"[a-z0-9][a-z0-9-]*", "requirements"))]
 Country = Annotated[str, BeforeValidator(_not_yaml_bool), AfterValidator(_country)]
 Concurrency = Annotated[int, Field(ge=1, le=64)]
-Seconds = Annotated[float, Field(gt=0)]
+# A network timeout: finite, and short enough that a stuck server is noticed within a run.
+Seconds = Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)]
+# A count of days in a risk rule: ten years covers any engagement; more overflows date sums.
+Days = Annotated[int, Field(ge=0, le=3650)]
 Language = Literal["zh-CN", "en"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Severity = Literal["high", "medium", "low"]
@@ -502,24 +557,25 @@ class CalendarConfig(_Model):
 class RiskConfig(_Model):
     """Thresholds of the risk flags (SPEC §5)."""
 
-    stale_days: Annotated[int, Field(ge=0)] = 7
-    due_soon_days: Annotated[int, Field(ge=0)] = 3
-    scope_creep_pct: Annotated[int, Field(ge=0)] = 20
-    forecast_window_days: Annotated[int, Field(ge=1)] = 10
-    at_risk_horizon_days: Annotated[int, Field(ge=0)] = 10
+    stale_days: Days = 7
+    due_soon_days: Days = 3
+    scope_creep_pct: Annotated[int, Field(ge=0, le=1000)] = 20
+    forecast_window_days: Annotated[int, Field(ge=1, le=3650)] = 10
+    at_risk_horizon_days: Days = 10
 
 
 class SyncConfig(_Model):
     """The scheduled incremental sync."""
 
-    every_minutes: Annotated[int, Field(ge=1)] = 60
+    # At least weekly: a project synced less often has no live status to report.
+    every_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60
 
 
 class DeliveryConfig(_Model):
     """How the ledger treats a delivery whose sender vanished (SPEC §8)."""
 
     # A claim (`sending`) older than this, by the clock, belongs to a run that died.
-    claim_timeout_s: Annotated[int, Field(ge=30, le=7 * 24 * 3600)] = 600
+    claim_timeout_s: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] = 600
 
 
 class Contact(_Model):
@@ -714,6 +770,8 @@ class SmtpConfig(_Model):
     password: SecretRef | None = None
     starttls: bool = True
     ssl: bool = False
+    # A relay on this machine or a trusted network may speak plain SMTP; saying so is a choice.
+    insecure: bool = False
     timeout_seconds: Seconds = 30.0
 
     @model_validator(mode="after")
@@ -721,6 +779,17 @@ class SmtpConfig(_Model):
         """Both asked for explicitly is a contradiction; with `ssl` alone, starttls is moot."""
         if self.ssl and self.starttls and "starttls" in self.model_fields_set:
             _fail([(("starttls",), "choose ssl (implicit TLS) or starttls, not both", None)])
+        return self
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> SmtpConfig:
+        """A login without TLS sends the password readable to anyone on the path."""
+        if self.password is not None and not (self.ssl or self.starttls or self.insecure):
+            message = (
+                "with a password, the login would cross the network unencrypted; "
+                "set starttls: true or ssl: true (insecure: true only for a local relay)"
+            )
+            _fail([(("starttls",), message, None)])
         return self
 
 
@@ -938,18 +1007,65 @@ def _report_channel_problems(project: ProjectConfig) -> list[Problem]:
     return problems
 
 
+# The state store is synchronous SQLAlchemy on the drivers stagecast installs: pysqlite (the
+# standard library) and psycopg 3. A bare `postgresql://` would make SQLAlchemy reach for
+# psycopg2, which is not installed, so it is read as psycopg.
+_STATE_DRIVERS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite+pysqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+_STATE_EXAMPLES = "sqlite:///.stagecast/state.db or postgresql+psycopg://user@host/db"
+# What SQLAlchemy's URL parser reads after the scheme: [user[:password]@][host][:port][/db][?q]
+_DB_URL_REST = re.compile(
+    r"(?:[^:/]*(?::[^@]*)?@)?(?:\[[^/?]+\]|[^/:?]+)?(?::(\d*))?(?:/.*)?", re.S
+)
+
+
 def _state_url(value: str, info: ValidationInfo) -> str:
-    """A database URL; a relative SQLite path is made absolute against the config's folder."""
-    if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+    """A database URL the state store can open; a relative SQLite path is made absolute
+    against the config's folder. The URL is never quoted back: it may carry a password."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) or _has_control(value):
+        raise PydanticCustomError(
+            "state_url", "expected a database URL like {examples}", {"examples": _STATE_EXAMPLES}
+        )
+    driver = _STATE_DRIVERS.get(scheme.lower())
+    if driver is None:
         raise PydanticCustomError(
             "state_url",
-            "expected a database URL like sqlite:///.stagecast/state.db "
-            "or postgresql+psycopg://user@host/db",
+            "{scheme} is not supported: the state store runs on SQLite or on PostgreSQL through "
+            "psycopg ({examples})",
+            {"scheme": _quote(scheme + "://") or "this database", "examples": _STATE_EXAMPLES},
         )
-    match = re.fullmatch(r"(sqlite(?:\+\w+)?):///([^?]*)(\?.*)?", value, re.DOTALL)
-    if match is None or match[2] in ("", ":memory:") or match[2].startswith("/"):
-        return value
-    return f"{match[1]}:///{_anchor(Path(match[2]), info)}{match[3] or ''}"
+    if driver.startswith("postgresql"):
+        return f"{driver}://{_db_location(rest)}"
+    if rest == "":
+        return f"{driver}://"  # in memory: gone when the process ends, but a valid choice
+    match = re.fullmatch(r"/([^?]*)(\?.*)?", rest, re.DOTALL)
+    if match is None:
+        raise PydanticCustomError(
+            "state_url",
+            "an SQLite URL has no host: write sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db",
+        )
+    if match[1] in ("", ":memory:") or match[1].startswith("/"):
+        return f"{driver}://{rest}"
+    return f"{driver}:///{_anchor(Path(match[1]), info)}{match[2] or ''}"
+
+
+def _db_location(rest: str) -> str:
+    """The part after `postgresql://`, if SQLAlchemy can read it (a port must be a number)."""
+    match = _DB_URL_REST.fullmatch(rest)
+    port = match[1] if match else None
+    if match is None or (port and not (len(port) <= 5 and 0 < int(port) < 65536)):
+        raise PydanticCustomError(
+            "state_url",
+            "not a database URL SQLAlchemy can read (user:password@host:port/db, the port a "
+            "number from 1 to 65535)",
+        )
+    return rest
 
 
 def _with_timezone(project: Any, zone: str) -> Any:
@@ -1026,57 +1142,155 @@ def _is_timezone(value: str) -> bool:
 
 def _locate_secrets(value: object, loc: Loc) -> None:
     """Tell each SecretRef its path in the file."""
+    for where, ref in _references(value, loc):
+        ref._locate(_path(where))
+
+
+# Text fields that may name an environment variable holding a path (`credentials: env:NAME`).
+_PATH_REFERENCES = frozenset({"credentials"})
+
+
+def _references(value: object, loc: Loc) -> Iterator[tuple[Loc, SecretRef]]:
+    """Every secret reference in the config, with its path; `credentials: env:NAME` too."""
     if isinstance(value, SecretRef):
-        value._locate(_path(loc))
+        yield loc, value
     elif isinstance(value, BaseModel):
         for name, field in type(value).model_fields.items():
-            _locate_secrets(getattr(value, name), (*loc, field.alias or name))
+            inner = getattr(value, name)
+            if name in _PATH_REFERENCES and isinstance(inner, str) and inner.startswith("env:"):
+                inner = SecretRef.parse(inner)
+            yield from _references(inner, (*loc, field.alias or name))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _locate_secrets(item, (*loc, i))
+            yield from _references(item, (*loc, i))
+
+
+def _unset_variables(config: Config) -> Iterator[tuple[Loc, str]]:
+    """Each `env:NAME` whose variable is unset or empty: without it a run would send to some
+    channels and then fail the one whose secret is missing. The value is never quoted.
+    Prefect Secret blocks are left to the connectors (the core does not talk to Prefect)."""
+    for loc, ref in _references(config, ()):
+        value = os.environ.get(ref.name) if ref.kind == "env" else "left to the connector"
+        if not value:
+            state = "is not set" if value is None else "is empty"
+            yield loc, f"environment variable {ref.name} {state}"
 
 
 # --- loading -------------------------------------------------------------------------------
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a config file; raise ConfigError with every problem found."""
+# Bounds on what one config file may cost to read: a real one is a few kilobytes, a few
+# hundred values and a handful of levels deep. Past these it is a mistake or an attack
+# (`-c /dev/zero`, a "billion laughs" of nested aliases) and is refused before it is expanded.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_VALUES = 100_000
+MAX_NESTING = 64
+MAX_PROBLEMS_SHOWN = 100
+
+
+def load_config(path: str | Path, *, check_environment: bool = False) -> Config:
+    """Read and validate a config file; raise ConfigError with every problem found.
+
+    With `check_environment`, every `env:NAME` reference must also name a variable that is
+    set and not empty: for `validate` and the commands about to pull or send.
+    """
     file = Path(path)
+    return parse_config(
+        _read_config(file),
+        file.absolute().parent,
+        source_name=str(file),
+        check_environment=check_environment,
+    )
+
+
+def _read_config(file: Path) -> str:
+    """The file's text, reading at most one byte past the limit whatever the file is."""
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{file}: file not found"]) from None
     except IsADirectoryError:
         raise ConfigError([f"{file}: is a folder, not a config file"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"{file}: not UTF-8 text"]) from None
     except OSError as exc:
         raise ConfigError([f"{file}: cannot read it ({exc.strerror or exc})"]) from None
-    return parse_config(text, file.absolute().parent, source_name=str(file))
+    if len(data) > MAX_CONFIG_BYTES:
+        limit = f"{MAX_CONFIG_BYTES / 2**20:g} MiB"
+        raise ConfigError([f"{file}: larger than {limit}; a config file is a few kilobytes"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError([f"{file}: not UTF-8 text"]) from None
 
 
-def parse_config(text: str, base_dir: Path, source_name: str = "stagecast.yaml") -> Config:
+def parse_config(
+    text: str,
+    base_dir: Path,
+    source_name: str = "stagecast.yaml",
+    *,
+    check_environment: bool = False,
+) -> Config:
     """Validate config text whose relative paths are relative to `base_dir`."""
-    data, root = _parse_yaml(text, source_name)
+    data, lines = _parse_yaml(text, source_name)
     if not isinstance(data, dict):
         found = "nothing" if data is None else f"a {_kind_of(data)}"
         raise ConfigError(
             [f"{source_name}: expected a mapping of settings with 'projects', found {found}"]
         )
-    lines = _LineIndex(root)
     problems: list[tuple[Loc, str]] = list(lines.duplicates)
+    unshown = 0
     context = {"base_dir": Path(base_dir).absolute(), "check_files": True}
     try:
         config = Config.model_validate(data, context=context)
     except ValidationError as exc:
-        problems.extend(_problems_from(exc))
+        # Explaining an error costs a walk through the schema: explain those that are shown.
+        errors = exc.errors(include_url=False)
+        problems.extend(_problems_from(errors[:MAX_PROBLEMS_SHOWN]))
+        unshown = max(0, len(errors) - MAX_PROBLEMS_SHOWN)
+    else:
+        # After the file's own checks, so a missing variable never hides a problem in the file.
+        if check_environment:
+            problems.extend(_unset_variables(config))
     if problems:
-        raise ConfigError(_render(problems, lines, source_name))
+        raise ConfigError(_render(problems, lines, source_name, unshown))
     return config
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose bad dates (2026-13-01) are YAML errors with a line, not bare ValueErrors."""
+    """SafeLoader that turns what would crash or never finish into YAML errors with a line:
+    bad dates (2026-13-01), numbers too long to convert, nesting too deep to compose, more
+    values than a config has (parsing costs some microseconds a value)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._values = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Composing recurses per level: stop at MAX_NESTING, far before Python's own limit."""
+        self._values += 1
+        problem = None
+        if self._depth >= MAX_NESTING:
+            problem = f"nested more than {MAX_NESTING} levels deep"
+        elif self._values > MAX_CONFIG_VALUES:
+            problem = f"more than {MAX_CONFIG_VALUES:,} values; too large for a config"
+        if problem:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A scalar Python cannot hold (an int of 5000 digits) is a problem at its line."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError):
+            raise yaml.constructor.ConstructorError(
+                None, None, "cannot read this value (too long or out of range)", node.start_mark
+            ) from None
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         """Point at the bad date instead of crashing."""
@@ -1091,16 +1305,103 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
-def _parse_yaml(text: str, source_name: str) -> tuple[Any, yaml.Node | None]:
-    """The data and its node tree (for line numbers), or the parser's complaint with a line."""
+def _parse_yaml(text: str, source_name: str) -> tuple[Any, _LineIndex]:
+    """The data and where its keys are, or the parser's complaint with a line.
+
+    The node tree is composed once and measured before anything walks it with the aliases
+    expanded (the constructor, pydantic, the line index); lines are indexed before
+    construction, which rewrites merge keys (`<<: *defaults`) in place.
+    """
     try:
-        return yaml.load(text, Loader=_Loader), yaml.compose(text, Loader=_Loader)
+        loader = _Loader(text)  # checks the whole text here: a control character stops it
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([f"{source_name}: {_bad_character(text, exc)}"]) from None
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, _LineIndex(None)
+        _refuse_expansion(root, source_name)
+        lines = _LineIndex(root)
+        return loader.construct_document(root), lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError([f"{source_name}: {where}{exc.problem or exc.context}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{source_name}: {exc}"]) from None
+    finally:
+        loader.dispose()
+
+
+def _bad_character(text: str, exc: yaml.reader.ReaderError) -> str:
+    """Where the character YAML refuses is, and which it is."""
+    line = text.count("\n", 0, exc.position) + 1
+    column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    return f"line {line}, column {column}: character #x{exc.character:04x} is not allowed in YAML"
+
+
+class _Endless(Exception):
+    """An alias used inside the value it names."""
+
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+def _refuse_expansion(root: yaml.Node, source_name: str) -> None:
+    """Refuse a document whose aliases make it endless, huge or too deep once written out."""
+    try:
+        values, depth, distinct = _expanded(root)
+    except _Endless as endless:
+        mark = endless.node.start_mark
+        raise ConfigError(
+            [
+                f"{source_name}: line {mark.line + 1}, column {mark.column + 1}: an alias is used "
+                "inside the value it names, so that value never ends"
+            ]
+        ) from None
+    aliases = " once its aliases (*name) are written out" if values > distinct else ""
+    if values > MAX_CONFIG_VALUES:
+        too_many = f"more than {MAX_CONFIG_VALUES:,} values{aliases}"
+        raise ConfigError([f"{source_name}: {too_many}; too large for a config"])
+    if depth > MAX_NESTING:
+        raise ConfigError([f"{source_name}: nested more than {MAX_NESTING} levels deep{aliases}"])
+
+
+def _expanded(root: yaml.Node) -> tuple[int, int, int]:
+    """Values and depth of the document with every alias written out (each capped just past
+    its limit, so a billion laughs costs what its text does), and how many nodes it has.
+
+    An alias is the same node object in two places; the walk visits each node once, without
+    recursion, and meets a node again while inside it only if an alias makes a cycle.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    inside: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            inside.discard(key)
+            kids = _children(node)
+            size[key] = min(1 + sum(size[id(k)] for k in kids), MAX_CONFIG_VALUES + 1)
+            depth[key] = min(1 + max((depth[id(k)] for k in kids), default=0), MAX_NESTING + 1)
+        elif key in inside:
+            raise _Endless(node)
+        elif key not in size:
+            inside.add(key)
+            stack.append((node, True))
+            stack.extend((kid, False) for kid in _children(node))
+    return size[id(root)], depth[id(root)], len(size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    """A node's keys and values, or items."""
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _kind_of(value: object) -> str:
@@ -1154,27 +1455,41 @@ class _LineIndex:
         return None
 
 
-def _render(problems: Iterable[tuple[Loc, str]], lines: _LineIndex, source_name: str) -> list[str]:
-    """`path: message (line N)`, in file order."""
+def _render(
+    problems: Iterable[tuple[Loc, str]], lines: _LineIndex, source_name: str, unshown: int = 0
+) -> list[str]:
+    """`path: message (line N)`, in file order; each one printable line, whatever names the
+    file gave (a stage called "\x1b[2J" must not clear the terminal)."""
     rendered: list[tuple[int, str]] = []
     for loc, message in problems:
         line = lines.line(loc)
         suffix = f" (line {line})" if line else ""
-        rendered.append((line or 0, f"{_path(loc) or source_name}: {message}{suffix}"))
-    return [text for _, text in sorted(rendered, key=lambda pair: pair[0])]
+        text = f"{_path(loc) or source_name}: {message}{suffix}"
+        rendered.append((line or 0, _printable(text)))
+    shown = [text for _, text in sorted(rendered, key=lambda pair: pair[0])]
+    more = unshown + max(0, len(shown) - MAX_PROBLEMS_SHOWN)
+    if more:  # a file wrong everywhere would flood the terminal
+        shown = [*shown[:MAX_PROBLEMS_SHOWN], f"{source_name}: and {more:,} more problems"]
+    return shown
 
 
 def _path(loc: Loc) -> str:
-    """`projects[0].channels[2].webhook` from a location tuple."""
+    """`projects[0].channels[2].webhook` from a location tuple; an odd key (a typo with a
+    space, a control character) is quoted, so the path stays one printable line."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[\w-]{1,64}", part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{json.dumps(part[:64])}]"
     return text
 
 
-def _problems_from(exc: ValidationError) -> Iterator[tuple[Loc, str]]:
-    """Every pydantic error as (location in the file, friendly message)."""
-    for err in exc.errors(include_url=False):
+def _problems_from(errors: Iterable[ErrorDetails]) -> Iterator[tuple[Loc, str]]:
+    """Pydantic's errors as (location in the file, friendly message)."""
+    for err in errors:
         loc, owners, here = _walk_loc(err["loc"])
         kind = err["type"]
         ctx = err.get("ctx") or {}
@@ -1186,8 +1501,17 @@ def _problems_from(exc: ValidationError) -> Iterator[tuple[Loc, str]]:
                 )
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             yield (*loc, "type"), _tag_message(ctx.get("tag"), here)
+        elif kind == "invalid_key":
+            yield loc[:-1], f"key {_yaml_text(err.get('input'))} is not text; put it in quotes"
         else:
             yield loc, _message(err, loc, owners)
+
+
+def _yaml_text(value: object) -> str:
+    """A key YAML read as something else (1, null, a date), as it was likely written."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return _quote(str(value)) or "here"
 
 
 def _tag_message(tag: object, members: list[Any]) -> str:
@@ -1207,6 +1531,7 @@ _FIXED = {
     "dict_type": "expected a mapping (key: value lines)",
     "string_too_short": "must not be empty",
     "path_type": "expected a path",
+    "finite_number": "expected a finite number",
 }
 _BY_PREFIX = {
     "int_": "expected a whole number",

@@ -259,6 +259,119 @@ def test_other_database_urls_are_kept(tmp_path: Path) -> None:
     assert parse_config(f"state: {url}\n" + MINIMAL, tmp_path).state == url
     absolute = "sqlite:////var/lib/stagecast/state.db"
     assert parse_config(f"state: {absolute}\n" + MINIMAL, tmp_path).state == absolute
+    assert parse_config("state: sqlite://\n" + MINIMAL, tmp_path).state == "sqlite://"
+
+
+def test_a_bare_postgresql_url_is_read_as_psycopg(tmp_path: Path) -> None:
+    """psycopg (3) is installed, psycopg2 (SQLAlchemy's default for postgresql://) is not."""
+    (tmp_path / "board.json").write_text("{}")
+    config = parse_config("state: postgresql://u@db:5432/s\n" + MINIMAL, tmp_path)
+    assert config.state == "postgresql+psycopg://u@db:5432/s"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://u@db/s",
+        "postgresql+psycopg2://u@db/s",
+        "postgresql+asyncpg://u@db/s",
+        "sqlite+aiosqlite:///s.db",
+        "sqlite://host/s.db",
+        "postgresql://u@db:port/s",
+        ".stagecast/state.db",
+    ],
+)
+def test_state_urls_the_store_cannot_open_are_refused(tmp_path: Path, url: str) -> None:
+    (found,) = problems(tmp_path, f"state: {url}\n" + MINIMAL)
+    assert found.startswith("state: ") and found.endswith("(line 1)")
+    assert "u@db" not in found  # a URL may hold a password: it is never quoted back
+
+
+def test_anchors_and_merge_keys_keep_working(tmp_path: Path) -> None:
+    """Shared settings written once: an anchor on one project, aliased and merged in another."""
+    (tmp_path / "board.json").write_text("{}")
+    text = (
+        MINIMAL.replace(
+            "    sources:", "    risk: &risk {stale_days: 5, due_soon_days: 2}\n    sources:"
+        )
+        .replace("      - type: trello_export", "      - &board\n        type: trello_export")
+        .replace("channels: [team, client-group]", "channels: &both [team, client-group]")
+    )
+    second = (
+        "  - key: beta\n"
+        "    name: Beta\n"
+        "    risk: {<<: *risk, stale_days: 9}\n"
+        "    sources: [*board]\n"
+        "    channels:\n"
+        "      - {name: team, type: slack, webhook: env:TEAM_HOOK}\n"
+        "      - {name: client-group, type: wecom, webhook: env:ACME_HOOK}\n"
+        "    reports: {daily_update: {channels: *both}}\n"
+    )
+    config = parse_config(text + second, tmp_path)
+    first, beta = config.projects
+    assert (first.risk.stale_days, first.risk.due_soon_days) == (5, 2)
+    assert (beta.risk.stale_days, beta.risk.due_soon_days) == (9, 2)
+    assert beta.sources == first.sources
+    assert beta.reports.daily_update is not None
+    assert beta.reports.daily_update.channels == ["team", "client-group"]
+
+
+def test_check_environment_names_every_unset_reference(
+    example: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Secrets, identities and the credentials path, each at its path; Prefect blocks are
+    left to the connectors. Loading without the check is unchanged."""
+    names = [
+        "JIRA_EMAIL", "JIRA_TOKEN", "TRELLO_KEY", "TRELLO_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS",
+        "ACME_WECOM_HOOK", "SMTP_USER", "SMTP_PASS", "TEAM_SLACK_HOOK", "LEADS_DING_HOOK",
+        "LEADS_DING_SECRET",
+    ]  # fmt: skip
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SMTP_PASS", "")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "stagecast.yaml", check_environment=True)
+    assert caught.value.problems == [
+        "projects[0].sources[0].email: environment variable JIRA_EMAIL is not set (line 33)",
+        "projects[0].sources[0].token: environment variable JIRA_TOKEN is not set (line 34)",
+        "projects[0].sources[1].key: environment variable TRELLO_KEY is not set (line 41)",
+        "projects[0].sources[1].token: environment variable TRELLO_TOKEN is not set (line 42)",
+        "projects[0].sources[3].credentials: environment variable "
+        "GOOGLE_APPLICATION_CREDENTIALS is not set (line 50)",
+        "projects[0].channels[0].webhook: environment variable ACME_WECOM_HOOK is not set "
+        "(line 61)",
+        "projects[0].channels[1].smtp.username: environment variable SMTP_USER is not set "
+        "(line 69)",
+        "projects[0].channels[1].smtp.password: environment variable SMTP_PASS is empty (line 69)",
+        "projects[0].channels[2].webhook: environment variable TEAM_SLACK_HOOK is not set "
+        "(line 73)",
+        "projects[0].channels[3].webhook: environment variable LEADS_DING_HOOK is not set "
+        "(line 79)",
+        "projects[0].channels[3].secret: environment variable LEADS_DING_SECRET is not set "
+        "(line 80)",
+    ]
+    for name in names:
+        monkeypatch.setenv(name, "set")
+    load_config(tmp_path / "stagecast.yaml", check_environment=True)
+    text = (tmp_path / "stagecast.yaml").read_text(encoding="utf-8")
+    (tmp_path / "stagecast.yaml").write_text(text.replace("env:JIRA_TOKEN", "secret:jira"))
+    monkeypatch.delenv("JIRA_TOKEN")
+    load_config(tmp_path / "stagecast.yaml", check_environment=True)
+
+
+def test_a_missing_variable_never_hides_a_problem_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's own problems come first; the environment is checked once the file is right."""
+    monkeypatch.delenv("TEAM_HOOK", raising=False)
+    second = "\n".join(MINIMAL.splitlines()[2:]) + "\n"
+    (tmp_path / "board.json").write_text("{}")
+    (tmp_path / "stagecast.yaml").write_text(MINIMAL + second, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "stagecast.yaml", check_environment=True)
+    assert caught.value.problems == [
+        "projects[1].key: duplicate project key 'acme-portal' (also projects[0]) (line 18)"
+    ]
 
 
 def test_lookups_by_key_and_name(tmp_path: Path) -> None:
@@ -551,6 +664,49 @@ def test_numbers_and_limits(tmp_path: Path) -> None:
         "projects[0].risk.stale_days: must be at least 0 (line 5)",
         "projects[0].risk.forecast_window_days: expected a whole number (line 5)",
     ]
+
+
+def test_every_number_has_an_upper_bound(tmp_path: Path) -> None:
+    """Past these a later run overflows date sums, never syncs, or waits forever."""
+    text = edit(
+        "    sources:",
+        "    risk: {stale_days: 3651, due_soon_days: 3651, scope_creep_pct: 1001,\n"
+        "           forecast_window_days: 100000000, at_risk_horizon_days: 3651}\n"
+        "    sync: {every_minutes: 10081}\n"
+        "    sources:",
+    ).replace(
+        "path: board.json",
+        "path: board.json\n      - {type: jira, url: 'https://j.example',"
+        " token: 'env:T', jql: x, max_concurrency: 65, timeout_seconds: .inf}",
+    )
+    assert problems(tmp_path, "delivery: {claim_timeout_s: 604801}\n" + text) == [
+        "delivery.claim_timeout_s: must be at most 604800 (line 1)",
+        "projects[0].risk.stale_days: must be at most 3650 (line 6)",
+        "projects[0].risk.due_soon_days: must be at most 3650 (line 6)",
+        "projects[0].risk.scope_creep_pct: must be at most 1000 (line 6)",
+        "projects[0].risk.forecast_window_days: must be at most 3650 (line 7)",
+        "projects[0].risk.at_risk_horizon_days: must be at most 3650 (line 7)",
+        "projects[0].sync.every_minutes: must be at most 10080 (line 8)",
+        "projects[0].sources[1].max_concurrency: must be at most 64 (line 12)",
+        "projects[0].sources[1].timeout_seconds: expected a finite number (line 12)",
+    ]
+
+
+def test_smtp_login_needs_tls_unless_the_relay_is_local() -> None:
+    """A password over plain SMTP is readable on the way; `insecure` is the explicit opt-out."""
+
+    def smtp(**fields: object) -> EmailChannelConfig:
+        return EmailChannelConfig.model_validate(
+            {"name": "m", "to": ["a@b.example"], "from": "c@d.example", "smtp": fields}
+        )
+
+    plain = {"host": "h", "starttls": False, "password": "env:P"}
+    with pytest.raises(ValueError, match="unencrypted"):
+        smtp(**plain)
+    assert smtp(**plain, insecure=True).smtp.insecure
+    assert smtp(**plain, ssl=True).smtp.ssl
+    assert smtp(host="h", password="env:P").smtp.starttls  # the default is STARTTLS
+    assert not smtp(host="h", starttls=False).smtp.insecure  # no login, nothing to protect
 
 
 def test_unquoted_number_where_text_is_expected(tmp_path: Path) -> None:
