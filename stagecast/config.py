@@ -782,6 +782,14 @@ class SmtpConfig(_Model):
         return self
 
     @model_validator(mode="after")
+    def _login_in_full(self) -> SmtpConfig:
+        """A login needs both; half of one fails every send, so say so now."""
+        if (self.username is None) != (self.password is None):
+            missing = "password" if self.password is None else "username"
+            _fail([((missing,), f"smtp.{missing} is missing: give both or neither", None)])
+        return self
+
+    @model_validator(mode="after")
     def _no_password_in_clear(self) -> SmtpConfig:
         """A login without TLS sends the password readable to anyone on the path."""
         if self.password is not None and not (self.ssl or self.starttls or self.insecure):

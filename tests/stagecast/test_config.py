@@ -700,12 +700,12 @@ def test_smtp_login_needs_tls_unless_the_relay_is_local() -> None:
             {"name": "m", "to": ["a@b.example"], "from": "c@d.example", "smtp": fields}
         )
 
-    plain = {"host": "h", "starttls": False, "password": "env:P"}
+    plain = {"host": "h", "starttls": False, "username": "mailer", "password": "env:P"}
     with pytest.raises(ValueError, match="unencrypted"):
         smtp(**plain)
     assert smtp(**plain, insecure=True).smtp.insecure
     assert smtp(**plain, ssl=True).smtp.ssl
-    assert smtp(host="h", password="env:P").smtp.starttls  # the default is STARTTLS
+    assert smtp(host="h", username="u", password="env:P").smtp.starttls  # the default is STARTTLS
     assert not smtp(host="h", starttls=False).smtp.insecure  # no login, nothing to protect
 
 
