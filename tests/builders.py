@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from stagecast.calendar import WorkCalendar
-from stagecast.models import Task
+from stagecast.models import Message, Task
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -49,3 +49,20 @@ def task(key: str, state: str = "todo", **fields: Any) -> Task:
 def weekdays(country: str | None = None, **kw: Any) -> WorkCalendar:
     """A Monday–Friday calendar in Shanghai, 09:00–18:00."""
     return WorkCalendar(SHANGHAI, country=country, hours=(time(9), time(18)), **kw)
+
+
+def daily_message(*sections: str, **fields: Any) -> Message:
+    """A rendered client daily update of acme for 2026-11-20, made of `sections`."""
+    parts = sections or ("# Daily update\n\nAll on track.",)
+    values: dict[str, Any] = dict(
+        kind="daily_update",
+        project="acme",
+        period="2026-11-20",
+        audience="client",
+        language="en",
+        title="Daily update",
+        markdown="\n\n".join(parts),
+        text="Daily update",
+        sections=tuple(parts),
+    )
+    return Message(**{**values, **fields})

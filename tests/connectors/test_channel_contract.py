@@ -20,7 +20,7 @@ import pytest
 from connectors.channels.base import ChannelContext, DeliveryError, build_channel
 from connectors.plugins import CHANNELS
 from stagecast.config import parse_config
-from stagecast.models import Message
+from tests.builders import daily_message
 from tests.connectors.fake_webhooks import Answer, FakeWebhooks
 from tests.connectors.smtp_server import serve
 
@@ -52,18 +52,7 @@ class Case:
     refuse: Callable[[], None] = lambda: None  # make the next send fail
 
 
-MESSAGE = Message(
-    kind="daily_update",
-    project="acme",
-    period="2026-11-20",
-    audience="client",
-    language="en",
-    title="Daily update",
-    markdown="# Daily update\n\nAll on track.",
-    text="Daily update\n\nAll on track.",
-    html="<p>All on track.</p>",
-    sections=("# Daily update\n\nAll on track.",),
-)
+MESSAGE = daily_message(html="<p>All on track.</p>")
 
 
 def _channel(entry: str, tmp_path: Path) -> Any:

@@ -19,6 +19,7 @@ from flows.team_alert import tell_team_of_unknown
 from stagecast.config import Config, parse_config
 from stagecast.evaluate import calendar_for
 from stagecast.models import Message
+from tests.builders import daily_message
 from tests.connectors.fake_webhooks import FakeWebhooks
 from tests.postgres import fresh_database, postgres_reachable
 
@@ -118,15 +119,4 @@ def _state_url(backend: str, tmp_path: Path) -> Any:
 def message(sections: int = 1) -> Message:
     """A client daily update; `sections` of 3,000 bytes each make that many WeCom posts."""
     body = [f"## Part {i}\n\n" + "进展" * 500 for i in range(1, sections + 1)]
-    parts = ("# Daily update\n\nToday.", *body)
-    return Message(
-        kind="daily_update",
-        project="acme",
-        period="2026-11-20",
-        audience="client",
-        language="en",
-        title="Daily update",
-        markdown="\n\n".join(parts),
-        text="Daily update",
-        sections=parts,
-    )
+    return daily_message("# Daily update\n\nToday.", *body)
