@@ -139,3 +139,46 @@ def test_no_connection_is_retried_at_once(tmp_path, monkeypatch, reliability_tal
         outcome: Any = deliver(rig.store, rig.request(message()))
         entry = rig.store.delivery(outcome.id)
         assert entry is not None and (entry.status, entry.retryable) == ("failed", True)
+
+
+def test_a_person_settles_an_unknown_delivery_from_the_command_line(
+    tmp_path, monkeypatch, run_cli, prefect_server, reliability_tally
+):
+    """`report` ends `unknown` (exit 1) when the post may have arrived; `deliveries` shows it;
+    `resolve ID --delivered` records it sent; resolving it again is refused (exit 2)."""
+    from tests.trello_boards import card, write_board
+
+    reliability_tally.record("timeouts after acceptance", cases=1)
+    monkeypatch.setattr(SlackChannel, "read_timeout", 0.3)
+    write_board(tmp_path / "board.json", [card("A1", "doing")])
+    with FakeWebhooks() as hooks:
+        bot = hooks.bot("slack")
+        bot.slow(1.0)
+        monkeypatch.setenv("RELIABILITY_HOOK", bot.url)
+        cfg = tmp_path / "stagecast.yaml"
+        cfg.write_text(
+            "timezone: Asia/Shanghai\nprojects:\n  - key: acme\n    name: ACME\n"
+            "    sources: [{type: trello_export, path: board.json}]\n"
+            f"    channels: [{CHAT.format(platform='slack')}]\n"
+            "    reports: {daily_update: {channels: [client-chat]}}\n",
+            encoding="utf-8",
+        )
+        args = ("-c", str(cfg))
+        out = run_cli(
+            "report",
+            "daily_update",
+            *args,
+            "--project",
+            "acme",
+            "--as-of",
+            "2026-11-20T10:00",
+            "--json",
+        )
+        assert out.code == 1 and out.project("acme")["deliveries"][0]["status"] == "unknown"
+        listed = run_cli("deliveries", *args, "--status", "unknown", "--json").json["deliveries"]
+        assert len(listed) == 1 and listed[0]["in_flight"] == 1
+        settled = run_cli("resolve", listed[0]["id"], *args, "--delivered", "--by", "lead")
+        assert settled.code == 0 and "sent" in settled.stdout
+        again = run_cli("resolve", listed[0]["id"], *args, "--delivered")
+        assert again.code == 2 and "unknown" in again.stderr
+    assert len(bot.received) == 1
