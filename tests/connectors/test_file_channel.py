@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,22 +13,12 @@ from connectors.channels.file import FileChannel
 from connectors.plugins import CHANNELS
 from stagecast.config import FileChannelConfig, SlackChannelConfig
 from stagecast.models import Message
+from tests.builders import daily_message
 
 
-def message(**overrides) -> Message:
-    values = dict(
-        kind="daily_update",
-        project="acme",
-        period="2026-11-20",
-        audience="client",
-        language="zh-CN",
-        title="ACME 日报",
-        markdown="## 进展\n一切顺利",
-        text="进展",
-        html=None,
-    )
-    values.update(overrides)
-    return Message(**values)
+def message(**overrides: Any) -> Message:
+    fields = dict(language="zh-CN", title="ACME 日报", text="进展", **overrides)
+    return daily_message("## 进展\n一切顺利", **fields)
 
 
 def test_writes_markdown_into_outbox_project_channel(tmp_path):
