@@ -14,7 +14,11 @@ from pathlib import Path
 
 from stagecast.output import RunResult
 
-DEMO_SOURCE = Path(__file__).resolve().parents[1] / "examples" / "demo"
+# The checkout's `examples/demo`; an installed wheel carries it as `flows/demo_workspace/`.
+_CHECKOUT_DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
+DEMO_SOURCE = (
+    _CHECKOUT_DEMO if _CHECKOUT_DEMO.is_dir() else Path(__file__).with_name("demo_workspace")
+)
 PROJECT = "acme-portal"
 YESTERDAY = "2026-11-19T17:30:00+08:00"
 TODAY = "2026-11-20T17:30:00+08:00"

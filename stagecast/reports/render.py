@@ -75,7 +75,13 @@ __all__ = [
     "split_sections",
 ]
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# The checkout's `templates/`; an installed wheel carries them as `stagecast/templates/`.
+_CHECKOUT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = (
+    _CHECKOUT_TEMPLATES
+    if _CHECKOUT_TEMPLATES.is_dir()
+    else Path(__file__).resolve().parents[1] / "templates"
+)
 CATALOGUE = Path("LC_MESSAGES") / "messages.po"
 
 # Templates put this line before each section of the markdown; it cannot come from source text,
