@@ -98,6 +98,9 @@ class StageProgress:
     forecast: date | None
     status: StageStatus
     completed_on: date | None = None
+    # The documents the stage must deliver (its config's `required_docs`), carried here so a
+    # report never reads the config again to know them.
+    required_docs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def stage_progress(
         forecast=forecast,
         status=status,
         completed_on=completed_on,
+        required_docs=plan.required_docs,
     )
 
 

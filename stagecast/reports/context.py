@@ -677,11 +677,8 @@ def stage_report_context(
         key=lambda m: (m.date is None, m.date or date.min),
     )
 
-    required = next(
-        (s.required_docs for s in project.stages or () if (s.key or "") == stage_key), []
-    )
     deliverables = []
-    for name in required:
+    for name in progress.required_docs:
         found = next((d for d in snapshot.documents if name.casefold() in d.name.casefold()), None)
         deliverables.append(
             DeliverableLine(

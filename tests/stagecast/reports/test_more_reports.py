@@ -415,3 +415,40 @@ def test_hostile_source_text_is_escaped_in_every_report(audience: str) -> None:
     delivered = rendered[0].markdown.replace(ZWSP, "")
     assert "Problems and how they were solved" in delivered
     assert all(t.replace("\n", " ") in "".join(parse(MD.render(delivered)).text) for t in HOSTILE)
+
+
+@pytest.mark.parametrize("key", ["design", None])
+def test_a_stage_report_lists_its_deliverables_with_or_without_a_key(key: str | None) -> None:
+    """The deliverables checklist comes from the stage's own figures (`required_docs` travels
+    with `StageProgress`): a stage configured without `key:` used to show none."""
+    from stagecast.config import ProjectConfig
+    from stagecast.evaluate import SourceOutcome, evaluate
+    from stagecast.models import Document, SourcePull
+    from tests.builders import task
+
+    stage = {"name": "Design review", "match": "design", "required_docs": ["UI spec", "API doc"]}
+    project = ProjectConfig.model_validate(
+        {
+            "key": "acme",
+            "name": "Acme",
+            "timezone": "Asia/Shanghai",
+            "sources": [{"type": "trello_export", "path": "board.json"}],
+            "stages": [{**stage, **({"key": key} if key else {})}],
+        },
+        context={"check_files": False},
+    )
+    now = at("2026-11-20 18:00")
+    pull = SourcePull(
+        tasks=(task("D1", "done", stage_value="design", done_at=at("2026-11-19 10:00")),),
+        documents=(Document("f1", "UI spec v2", "drive", "https://drive.example/f1"),),
+    )
+    snapshot = evaluate(project, now, [SourceOutcome("board", "trello", pull, None, now)], None, {})
+    [progress] = snapshot.stages
+    report = stage_report_context(
+        project, snapshot, progress.key, [], audience="client", language="en",
+        calendar=calendar_for(project),
+    )  # fmt: skip
+    assert [(d.name, d.present) for d in report.deliverables] == [
+        ("UI spec", True),
+        ("API doc", False),
+    ]
