@@ -106,6 +106,8 @@ def deliver(store: StateStore, request: DeliveryRequest) -> DeliveryOutcome:
     if entry.status != "sending":
         _explain(entry, decision)
         return outcome_of(entry)
+    if _partly_delivered(entry):
+        message = message_of(entry)  # the rendering whose first parts were delivered
     return send_entry(store, entry, request.channel, request.context, message, request)
 
 
@@ -210,6 +212,13 @@ def _redecide(
         log.warning("--force: sending %s %s to %s again", entry.report, entry.period, entry.channel)
     status = "sending" if decision.outcome == "send" else decision.outcome
     claim = _claim_fields(request.channel, request.lease) if status == "sending" else {}
+    # Some parts already reached the group: finish that rendering rather than start a new one
+    # whose first parts would arrive twice (`--force` starts afresh, and says so).
+    rendering = (
+        {}
+        if _partly_delivered(entry) and not request.force
+        else {"content": content_of(request.message, request.as_of), "parts_done": 0}
+    )
     try:
         return store.set_status(
             entry.id,
@@ -217,15 +226,19 @@ def _redecide(
             expect=allowed,
             not_before=decision.not_before,
             last_error=decision.reason if decision.outcome == "held" else None,
-            content=content_of(request.message, request.as_of),
             flow_run=request.flow_run,
-            parts_done=0,  # a new rendering: its parts start again
             in_flight=None,
             retryable=None,
+            **rendering,
             **claim,
         )
     except LedgerConflict:
         return None
+
+
+def _partly_delivered(entry: LedgerEntry) -> bool:
+    """Some parts of an unfinished multi-part post were delivered."""
+    return entry.parts_done > 0 and entry.status != "sent"
 
 
 def _expire_older(store: StateStore, entry: LedgerEntry) -> None:

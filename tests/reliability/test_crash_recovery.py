@@ -8,6 +8,8 @@ the outcome must be, and why.
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -137,4 +139,26 @@ def test_a_live_claim_is_left_alone(rig, monkeypatch, reliability_tally):
     monkeypatch.setenv("RELIABILITY_HOOK", rig.bot.url)
     assert deliver_pending(rig.store, rig.config, AS_OF) == []
     assert rig.ledger()["status"] == "sending" and rig.bot.received == []
+    reliability_tally.record("crash at each step of a delivery", cases=1)
+
+
+def test_a_report_rerun_finishes_the_partly_delivered_rendering(
+    rig, monkeypatch, reliability_tally
+):
+    """Dead after part 1 of 3; then the report is run again (a new rendering, a later moment):
+    the group gets parts 2 and 3 of the first rendering, not the new one from part 1."""
+    crash_when(monkeypatch, StateStore, "part_leaving", when=lambda s, id, part, lease: part == 2)
+    first = message(sections=3)
+    with pytest.raises(Crash):
+        deliver(rig.store, rig.request(first))
+    monkeypatch.undo()
+    monkeypatch.setenv("RELIABILITY_HOOK", rig.bot.url)
+    time.sleep(0.4)  # the dead claim's lease runs out
+    rerun = replace(
+        first, markdown=first.markdown + "\n\nLater.", sections=(*first.sections, "Later.")
+    )
+    outcome = deliver(rig.store, rig.request(rerun))
+    contents = [r.body["markdown"]["content"] for r in rig.bot.delivered]
+    assert outcome.status == "sent" and len(contents) == len(set(contents)) == 3
+    assert all("Later." not in c for c in contents)
     reliability_tally.record("crash at each step of a delivery", cases=1)
