@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.flows.test_daily_update import report  # the daily update at 2026-11-20 17:30
 from tests.prefect_server import free_port
 from tests.trello_boards import card, write_board
 
@@ -57,21 +58,6 @@ def one_line(out, code: int, *words: str) -> None:
 
 def sync(run_cli, cfg: Path, key: str, *more: str):
     return run_cli("sync", "-c", str(cfg), "--project", key, "--as-of", AS_OF, *more)
-
-
-def daily(run_cli, cfg: Path, key: str, *more: str):
-    return run_cli(
-        "report",
-        "daily_update",
-        "-c",
-        str(cfg),
-        "--project",
-        key,
-        "--as-of",
-        AS_OF,
-        "--json",
-        *more,
-    )
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
@@ -131,14 +117,14 @@ def test_a_deleted_state_database_is_refused_and_nothing_is_resent(
     update it already sent from going out again."""
     reliability_tally.record("state database", cases=2)
     cfg, key = workspace(tmp_path)
-    first = daily(run_cli, cfg, key)
+    first = report(run_cli, cfg, key)
     assert first.code == 0, first.stderr
     assert [d["status"] for d in first.project(key)["deliveries"]] == ["sent"]
     db = tmp_path / ".stagecast" / "state.db"
     db.unlink()
-    one_line(daily(run_cli, cfg, key), 2, "missing", str(db), "--init")
+    one_line(report(run_cli, cfg, key), 2, "missing", str(db), "--init")
     assert not db.exists()
-    again = daily(run_cli, cfg, key, "--init")
+    again = report(run_cli, cfg, key, "--init")
     assert again.code == 0, again.stderr
     assert [d["status"] for d in again.project(key)["deliveries"]] == ["duplicate"]
 
