@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from stagecast.config import ProjectConfig
 from stagecast.models import SEVERITY_RANK, RiskFlag, Snapshot
-from stagecast.reports.context import INTERNAL_CODES
+from stagecast.reports.context.common import INTERNAL_CODES
 
 ALERT_KIND = "risk_alert"
 

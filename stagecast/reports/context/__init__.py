@@ -1,0 +1,65 @@
+"""What a report says, as plain data: the templates only lay it out (SPEC §7).
+
+Everything a reader may or may not see is decided here, once for every format and language:
+which flags and tasks a client sees, whose names appear, what changed since the last report.
+One module per report kind; what they share (header, audience filter, line builders) is in
+`common`. A new kind is one new module here plus its templates.
+"""
+
+from stagecast.reports.context.charter import Cadence, Charter, ContactLine, charter_context
+from stagecast.reports.context.common import (
+    BAR_CELLS,
+    LIST_LIMIT,
+    Audience,
+    Bar,
+    ChangeLists,
+    DecisionLine,
+    DocumentLine,
+    Figures,
+    Listing,
+    RiskLine,
+    Risks,
+    StageRow,
+    TaskLine,
+    is_internal,
+)
+from stagecast.reports.context.daily_update import DailyUpdate, daily_update_context
+from stagecast.reports.context.risk_alert import RiskAlert, SourceLine, risk_alert_context
+from stagecast.reports.context.stage_report import (
+    DeliverableLine,
+    NextStage,
+    ProblemLine,
+    StageReport,
+    stage_report_context,
+)
+
+__all__ = [
+    "BAR_CELLS",
+    "LIST_LIMIT",
+    "Audience",
+    "Bar",
+    "Cadence",
+    "ChangeLists",
+    "Charter",
+    "ContactLine",
+    "DailyUpdate",
+    "DecisionLine",
+    "DeliverableLine",
+    "DocumentLine",
+    "Figures",
+    "Listing",
+    "NextStage",
+    "ProblemLine",
+    "RiskAlert",
+    "RiskLine",
+    "Risks",
+    "SourceLine",
+    "StageReport",
+    "StageRow",
+    "TaskLine",
+    "charter_context",
+    "daily_update_context",
+    "is_internal",
+    "risk_alert_context",
+    "stage_report_context",
+]

@@ -1,0 +1,235 @@
+"""The stage report (SPEC §7): planned vs actual, delivered scope, problems met and how they
+were solved, decisions, deliverables, risks carried forward, the next stage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from stagecast.calendar import WorkCalendar
+from stagecast.config import ProjectConfig
+from stagecast.models import Snapshot, Task
+from stagecast.reports.context.common import (
+    Audience,
+    DecisionLine,
+    Listing,
+    RiskLine,
+    RiskLines,
+    StageRow,
+    TaskLine,
+    TaskLines,
+    audience_sees,
+    header,
+    is_internal,
+    key_order,
+    stage_row,
+    tasks_by_key,
+)
+from stagecast.reports.escape import one_line, safe_url, source_text
+from stagecast.risks import sort_risks
+
+Day = date
+
+# Task types that are problems by nature (compared case-insensitively).
+PROBLEM_TYPES = frozenset({"bug", "problem", "incident", "impediment", "问题"})
+# The next stage's open tasks a stage report shows: a glimpse of its scope, not the backlog.
+NEXT_STAGE_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class ProblemLine:
+    """A problem met during a stage: the task, how it ended, and its last comment.
+
+    `resolution` is the source's own resolution when it has one; else `done` says whether the
+    problem is solved.
+    """
+
+    task: TaskLine
+    resolution: str | None
+    done: bool
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class DeliverableLine:
+    """A document the stage must deliver, and the shared file that delivers it (if any)."""
+
+    name: str
+    present: bool
+    document: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class NextStage:
+    """The stage after the reported one: when due, how big, and a few of its open tasks."""
+
+    stage: StageRow
+    open_tasks: Listing[TaskLine]
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """Everything a stage report shows (SPEC §7), for one audience.
+
+    `late_days` is the working days after the due date up to and including the completion date
+    (0 when on time; None when the stage is not done or has no due date). The span runs from
+    `span_start` (None when unknown) to `span_end`: the completion date, or the report's date.
+    """
+
+    project_key: str
+    project_name: str
+    audience: Audience
+    language: str
+    as_of: datetime
+    date: date
+    period: str
+    stage: StageRow
+    completed: bool
+    late_days: int | None
+    span_start: Day | None
+    span_end: Day
+    delivered: Listing[TaskLine]
+    problems: tuple[ProblemLine, ...]
+    decisions: tuple[DecisionLine, ...]
+    deliverables: tuple[DeliverableLine, ...]
+    risks: tuple[RiskLine, ...]
+    next_stage: NextStage | None
+    show_assignees: bool
+    show_task_links: bool
+
+
+def stage_report_context(
+    project: ProjectConfig,
+    snapshot: Snapshot,
+    stage_key: str,
+    history: Sequence[Snapshot],
+    *,
+    audience: Audience,
+    language: str,
+    calendar: WorkCalendar,
+) -> StageReport:
+    """The report of one stage at `snapshot`; `history` holds the project's earlier snapshots
+    (any order), for the tasks that were blocked during the stage."""
+    order = [s.key for s in snapshot.stages]
+    if stage_key not in order:
+        raise KeyError(stage_key)
+    index = order.index(stage_key)
+    progress = snapshot.stages[index]
+    client = audience == "client"
+    today = calendar.local_date(snapshot.as_of)
+    lines = TaskLines(calendar, show_names=not client)
+    by_key = tasks_by_key(snapshot.tasks)
+
+    def visible(task: Task) -> bool:
+        return not (client and is_internal(task))
+
+    own = sorted((t for t in snapshot.tasks if t.stage == progress.name), key=key_order)
+    completed = progress.status == "done" and progress.completed_on is not None
+    span_end = progress.completed_on if completed and progress.completed_on else today
+    if index > 0:
+        span_start = snapshot.stages[index - 1].completed_on
+    else:
+        created = [calendar.local_date(t.created) for t in own if t.created is not None]
+        span_start = min(created) if created else None
+
+    def in_span(moment: date) -> bool:
+        return (span_start is None or span_start <= moment) and moment <= span_end
+
+    late_days: int | None = None
+    if completed and progress.due is not None and progress.completed_on is not None:
+        late = progress.completed_on > progress.due
+        late_days = max(1, calendar.working_days_after(progress.due, progress.completed_on))
+        late_days = late_days if late else 0
+
+    own_keys = {t.key for t in own}
+    blocked_keys = {t.key for t in own if t.blocked}
+    for earlier in history:
+        if earlier.as_of <= snapshot.as_of and in_span(calendar.local_date(earlier.as_of)):
+            blocked_keys.update(t.key for t in earlier.tasks if t.blocked and t.key in own_keys)
+    problems = tuple(
+        ProblemLine(
+            task=lines.of(t),
+            resolution=source_text(t.resolution) if t.resolution else None,
+            done=t.state == "done",
+            comment=source_text(t.last_comment) if t.last_comment else None,
+        )
+        for t in own
+        if visible(t)
+        and ((t.type or "").strip().casefold() in PROBLEM_TYPES or t.key in blocked_keys)
+    )
+
+    decisions = sorted(
+        (
+            m
+            for m in snapshot.minutes
+            if m.kind == "decision" and (m.date is None or in_span(m.date))
+        ),
+        key=lambda m: (m.date is None, m.date or date.min),
+    )
+
+    deliverables = []
+    for name in progress.required_docs:
+        found = next((d for d in snapshot.documents if name.casefold() in d.name.casefold()), None)
+        deliverables.append(
+            DeliverableLine(
+                name=one_line(name),
+                present=found is not None,
+                document=source_text(found.name) if found else None,
+                url=safe_url(found.url) if found else None,
+            )
+        )
+
+    risk_lines = RiskLines(lines, today, calendar, {s.name: s for s in snapshot.stages}, by_key, {})
+    carried = [
+        f
+        for f in snapshot.risks
+        if f.stage != progress.name
+        and f.subject != progress.name
+        and audience_sees(f, client, by_key)
+    ]
+
+    next_stage: NextStage | None = None
+    if index + 1 < len(snapshot.stages):
+        following = snapshot.stages[index + 1]
+        open_tasks = (
+            t
+            for t in sorted(snapshot.tasks, key=key_order)
+            if t.stage == following.name and t.state != "done" and visible(t)
+        )
+        next_stage = NextStage(
+            stage_row(following), Listing.of(map(lines.of, open_tasks), NEXT_STAGE_LIMIT)
+        )
+
+    return StageReport(
+        **header(
+            project,
+            snapshot,
+            audience=audience,
+            language=language,
+            calendar=calendar,
+            period=stage_key if completed else f"{stage_key}@{today.isoformat()}",
+        ),
+        stage=stage_row(progress),
+        completed=completed,
+        late_days=late_days,
+        span_start=span_start,
+        span_end=span_end,
+        delivered=Listing.of(lines.of(t) for t in own if t.state == "done" and visible(t)),
+        problems=problems,
+        decisions=tuple(
+            DecisionLine(
+                text=source_text(m.text),
+                document=source_text(m.document),
+                url=safe_url(m.url),
+                date=m.date,
+            )
+            for m in decisions
+        ),
+        deliverables=tuple(deliverables),
+        risks=tuple(risk_lines.of(f) for f in sort_risks(carried)),
+        next_stage=next_stage,
+        show_assignees=not client,
+        show_task_links=not client,
+    )
