@@ -12,6 +12,7 @@ _EVENT_NAMESPACE = uuid.UUID("5f0c4c1e-7a52-4d3e-9a61-3c2b8e9d0a11")
 
 STAGE_COMPLETED = "stagecast.stage.completed"
 RISK_RAISED = "stagecast.risk.raised"
+PROJECT_COMPLETED = "stagecast.project.completed"
 
 
 def _task_id(task: Task) -> tuple[str, str]:
@@ -65,7 +66,13 @@ def _stage_changes(previous: Snapshot, current: Snapshot) -> tuple[StatusChange,
 
 
 def events_for(current: Snapshot, changes: Changes) -> list[Event]:
-    """Stage completions and newly raised risks, each with an id stable for the transition."""
+    """Stage completions, the project's completion and newly raised risks, each with an id
+    stable for the transition.
+
+    The project completes when the last of its stages to finish enters `done`: a stage
+    completing while another is still open (even the final one in plan order) starts no wrap-up,
+    since the project still has work to hand over.
+    """
     project = current.project
     stamp = current.as_of.astimezone(UTC).isoformat()
     events = [
@@ -78,6 +85,15 @@ def events_for(current: Snapshot, changes: Changes) -> list[Event]:
         for change in changes.stage_changes
         if change.after == "done"
     ]
+    if events and all(s.status == "done" for s in current.stages):
+        events.append(
+            Event(
+                id=_event_id(project, "project", "completed", stamp),
+                type=PROJECT_COMPLETED,
+                resource=f"stagecast.project.{project}",
+                payload={"project": project},
+            )
+        )
     events.extend(
         Event(
             id=_event_id(project, "risk", f"{flag.code}:{flag.subject}", stamp),

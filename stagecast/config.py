@@ -82,7 +82,16 @@ __all__ = [
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_STATE = "sqlite:///.stagecast/state.db"
-REPORT_KINDS = ("daily_update", "stage_report", "risk_alert", "charter")
+REPORT_KINDS = (
+    "daily_update",
+    "weekly_update",
+    "stage_report",
+    "project_report",
+    "risk_alert",
+    "charter",
+)
+# The kinds that run on their own cron; the others follow events (or run once).
+SCHEDULED_KINDS = ("daily_update", "weekly_update")
 
 # Fields whose value may be a secret: their input is never quoted back in a message.
 SECRET_FIELDS = frozenset({"token", "password", "webhook", "secret", "key"})
@@ -897,7 +906,9 @@ class ReportsConfig(_Model):
     """The report kinds a project sends (SPEC §7); a kind left out is not sent."""
 
     daily_update: ReportRule | None = None
+    weekly_update: ReportRule | None = None
     stage_report: ReportRule | None = None
+    project_report: ReportRule | None = None
     risk_alert: ReportRule | None = None
     charter: ReportRule | None = None
 
@@ -911,11 +922,12 @@ class ReportsConfig(_Model):
         """A cron or threshold on a kind that ignores it would be silently lost."""
         problems: list[Problem] = []
         for kind, rule in self.by_kind().items():
-            if rule.cron is not None and kind != "daily_update":
+            if rule.cron is not None and kind not in SCHEDULED_KINDS:
                 problems.append(
                     (
                         (kind, "cron"),
-                        "only daily_update is scheduled; the others follow events",
+                        "only daily_update and weekly_update are scheduled; the others follow"
+                        " events",
                         None,
                     )
                 )

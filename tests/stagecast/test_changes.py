@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from stagecast.changes import RISK_RAISED, STAGE_COMPLETED, compare, events_for
+from stagecast.changes import (
+    PROJECT_COMPLETED,
+    RISK_RAISED,
+    STAGE_COMPLETED,
+    compare,
+    events_for,
+)
 from stagecast.models import Progress, RiskFlag, Snapshot, StageProgress
 from tests.builders import at, task
 
@@ -58,8 +64,9 @@ def test_task_changes():
 
 
 def test_stage_completion_emits_one_event_with_a_stable_id():
-    before = snap("2026-11-19 18:00", stages=[stage("on_track")])
-    after = snap("2026-11-20 18:00", stages=[stage("done")])
+    build = stage("on_track", "build", "开发")
+    before = snap("2026-11-19 18:00", stages=[stage("on_track"), build])
+    after = snap("2026-11-20 18:00", stages=[stage("done"), build])
     events = events_for(after, compare(before, after))
     assert [(e.type, e.resource, e.payload) for e in events] == [
         (
@@ -74,6 +81,38 @@ def test_stage_completion_emits_one_event_with_a_stable_id():
     assert events_for(same_instant, compare(before, same_instant))[0].id == events[0].id
     later = dataclasses.replace(after, as_of=at("2026-11-21 18:00"))
     assert events_for(later, compare(before, later))[0].id != events[0].id
+
+
+def test_the_last_stage_to_finish_completes_the_project_once():
+    design, build = stage("done"), stage("on_track", "build", "开发")
+    before = snap("2026-11-19 18:00", stages=[design, build])
+    after = snap("2026-11-20 18:00", stages=[design, stage("done", "build", "开发")])
+    events = events_for(after, compare(before, after))
+    assert [(e.type, e.resource, e.payload) for e in events] == [
+        (
+            STAGE_COMPLETED,
+            "stagecast.project.acme.stage.build",
+            {"project": "acme", "stage": "开发"},
+        ),
+        (PROJECT_COMPLETED, "stagecast.project.acme", {"project": "acme"}),
+    ]
+    assert events_for(after, compare(before, after))[1].id == events[1].id
+    # A day later nothing moves: no second wrap-up.
+    later = snap("2026-11-21 18:00", stages=after.stages)
+    assert events_for(later, compare(after, later)) == []
+
+
+def test_the_final_stage_done_while_an_earlier_one_is_open_completes_no_project():
+    design, launch = stage("late"), stage("on_track", "launch", "上线")
+    before = snap("2026-11-19 18:00", stages=[design, launch])
+    after = snap("2026-11-20 18:00", stages=[design, stage("done", "launch", "上线")])
+    assert [e.type for e in events_for(after, compare(before, after))] == [STAGE_COMPLETED]
+    # …and when the earlier one finishes, the project is complete.
+    final = snap("2026-11-23 18:00", stages=[stage("done"), after.stages[1]])
+    assert [e.type for e in events_for(final, compare(after, final))] == [
+        STAGE_COMPLETED,
+        PROJECT_COMPLETED,
+    ]
 
 
 def test_a_stage_that_stays_done_emits_nothing():

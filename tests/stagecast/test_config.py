@@ -620,7 +620,7 @@ def test_bad_cron(tmp_path: Path) -> None:
 def test_cron_only_on_the_daily_update(tmp_path: Path) -> None:
     text = MINIMAL + '      stage_report: {cron: "0 9 * * *", channels: [team]}\n'
     assert problems(tmp_path, text) == [
-        "projects[0].reports.stage_report.cron: only daily_update is scheduled; "
+        "projects[0].reports.stage_report.cron: only daily_update and weekly_update are scheduled; "
         "the others follow events (line 18)"
     ]
 

@@ -387,15 +387,25 @@ def new_decisions(
         known = {minute_id(m) for m in since.minutes}
         decisions = [m for m in decisions if minute_id(m) not in known]
     decisions.sort(key=lambda m: (m.date is None, m.date or date.min))
-    return [
-        DecisionLine(
-            text=source_text(m.text),
-            document=source_text(m.document),
-            url=safe_url(m.url),
-            date=m.date,
-        )
-        for m in decisions
-    ]
+    return [decision_line(m) for m in decisions]
+
+
+def decision_line(item: MinuteItem) -> DecisionLine:
+    """A decision as every report shows it: its words, and the minutes it came from."""
+    return DecisionLine(
+        text=source_text(item.text),
+        document=source_text(item.document),
+        url=safe_url(item.url),
+        date=item.date,
+    )
+
+
+def figures(snapshot: Snapshot) -> Figures:
+    """The project's own counts, with its bar."""
+    progress = snapshot.progress
+    return Figures(
+        progress.total, progress.done, progress.ratio, Bar.of(progress.done, progress.total)
+    )
 
 
 def minute_id(item: MinuteItem) -> tuple[str, str, str]:

@@ -13,7 +13,6 @@ from stagecast.config import ProjectConfig
 from stagecast.models import RiskFlag, Snapshot, Task
 from stagecast.reports.context.common import (
     Audience,
-    Bar,
     ChangeLists,
     DecisionLine,
     DocumentLine,
@@ -26,6 +25,7 @@ from stagecast.reports.context.common import (
     TaskLines,
     audience_sees,
     changed_documents,
+    figures,
     header,
     is_internal,
     key_order,
@@ -128,7 +128,6 @@ def daily_update_context(
         ongoing=tuple(risk_lines.of(f) for f in sort_risks(ongoing) if shown(f)),
         resolved=tuple(risk_lines.of(f) for f in sort_risks(changes.risks_resolved) if shown(f)),
     )
-    progress = snapshot.progress
     return DailyUpdate(
         **header(
             project,
@@ -141,9 +140,7 @@ def daily_update_context(
         first_update=since is None,
         since_as_of=since.as_of.astimezone(calendar.tz) if since is not None else None,
         since_date=calendar.local_date(since.as_of) if since is not None else None,
-        progress=Figures(
-            progress.total, progress.done, progress.ratio, Bar.of(progress.done, progress.total)
-        ),
+        progress=figures(snapshot),
         stages=tuple(stage_row(s) for s in snapshot.stages),
         changes=ChangeLists(
             done=listed(changes.newly_done),
