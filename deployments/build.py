@@ -1,10 +1,11 @@
 """The config-derived part of the deployments: schedules, triggers and parameters per project.
 
 - `sync`: every `sync.every_minutes`, one schedule per project (slug `sync-<project>`);
-- `daily-update`: each project's `reports.daily_update.cron` in the project's timezone
-  (slug `daily-update-<project>`);
+- `daily-update` and `weekly-update`: each project's `reports.daily_update.cron` (and
+  `reports.weekly_update.cron`) in the project's timezone (slug `daily-update-<project>`…);
 - `deliver-pending`: every 15 minutes;
 - `stage-report`: `stagecast.stage.completed` of the projects that send stage reports;
+- `project-report`: `stagecast.project.completed` of the projects that send a wrap-up;
 - `risk-alert`: `stagecast.risk.raised` at or above each project's `min_severity` (the event's
   resource carries `stagecast.risk.severity`, so a trigger never starts a run for nothing);
 - `team-alert`: `prefect.flow-run.Failed`/`Crashed` of the runs of these deployments (tagged
@@ -29,7 +30,7 @@ from prefect.schedules import Cron, Interval, Schedule
 
 from deployments.catalog import CATALOG, DELIVER_PENDING_EVERY_MINUTES, TAG, Declared
 from stagecast.alerts import alerting_severities
-from stagecast.changes import RISK_RAISED, STAGE_COMPLETED
+from stagecast.changes import PROJECT_COMPLETED, RISK_RAISED, STAGE_COMPLETED
 from stagecast.config import Config
 
 FAILED_OR_CRASHED = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
@@ -96,7 +97,8 @@ def schedules(declared: Declared, config: Config) -> list[Schedule]:
                 slug=f"{declared.flow}-{p.key}",
             )
             for p in config.projects
-            if (rule := p.reports.daily_update) is not None and rule.cron is not None
+            if (rule := p.reports.by_kind().get(declared.flow.replace("-", "_"))) is not None
+            and rule.cron is not None
         ]
     if declared.start == "every_15_minutes":
         every = timedelta(minutes=DELIVER_PENDING_EVERY_MINUTES)
@@ -126,6 +128,18 @@ def triggers(declared: Declared, config: Config, name: str) -> list[DeploymentEv
                     "project": "{{ event.payload.project }}",
                     "stage": "{{ event.payload.stage }}",
                 },
+            )
+        ]
+    if declared.flow == "project-report":
+        keys = [p.key for p in config.projects if p.reports.project_report is not None]
+        if not keys:
+            return []
+        return [
+            DeploymentEventTrigger(
+                name=f"{name}: project wrap-up when the last stage completes",
+                expect={PROJECT_COMPLETED},
+                match={"prefect.resource.id": [f"stagecast.project.{k}" for k in keys]},
+                parameters={"project": "{{ event.payload.project }}"},
             )
         ]
     if declared.flow == "risk-alert":

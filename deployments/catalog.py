@@ -45,11 +45,26 @@ CATALOG: tuple[Declared, ...] = (
         "working hours). At each project's `reports.daily_update.cron`, in its timezone.",
     ),
     Declared(
+        "weekly-update",
+        "flows.weekly_update:weekly_update_flow",
+        "per_project_cron",
+        "Sync, then send the project's weekly update (its ISO week) to its channels. At each "
+        "project's `reports.weekly_update.cron`, in its timezone.",
+    ),
+    Declared(
         "stage-report",
         "flows.stage_report:stage_report_flow",
         "event",
         "What a completed stage delivered, the problems met and how they were solved. Started "
         "by `stagecast.stage.completed`.",
+    ),
+    Declared(
+        "project-report",
+        "flows.project_report:project_report_flow",
+        "event",
+        "The project wrap-up: every stage planned vs actual, what was delivered, the problems "
+        "and how they were solved, decisions, open items. Started by "
+        "`stagecast.project.completed`.",
     ),
     Declared(
         "risk-alert",

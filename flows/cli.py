@@ -26,7 +26,7 @@ from rich.table import Table
 
 from flows.runtime import local_runs, run_flow
 from stagecast.calendar import parse_as_of
-from stagecast.config import Config, ConfigError, ProjectConfig, load_config
+from stagecast.config import REPORT_KINDS, Config, ConfigError, ProjectConfig, load_config
 from stagecast.ledger import BAD_OUTCOMES, LEDGER_STATES
 from stagecast.output import RunResult, pending_json, run_json
 
@@ -175,9 +175,6 @@ def sync(
     _finish(_document(result, loaded), as_json)
 
 
-REPORT_KINDS = ("daily_update", "stage_report", "risk_alert", "charter")
-
-
 RISK_CODES = (
     "overdue",
     "blocked",
@@ -193,7 +190,7 @@ RISK_CODES = (
 
 @app.command()
 def report(
-    kind: Annotated[str, typer.Argument(help="daily_update | stage_report | risk_alert | charter")],
+    kind: Annotated[str, typer.Argument(help=" | ".join(REPORT_KINDS))],
     project: Annotated[str, typer.Option(help="The project (its key).")],
     config: ConfigOption = Path("stagecast.yaml"),
     stage: Annotated[
@@ -285,25 +282,30 @@ def _check_risk(config: Config, project: ProjectConfig, risk: str, moment: datet
         )
 
 
+# Each report kind's flow: (module, flow function).
+REPORT_FLOWS = {
+    "daily_update": ("flows.daily_update", "daily_update_flow"),
+    "weekly_update": ("flows.weekly_update", "weekly_update_flow"),
+    "stage_report": ("flows.stage_report", "stage_report_flow"),
+    "project_report": ("flows.project_report", "project_report_flow"),
+    "risk_alert": ("flows.risk_alert", "risk_alert_flow"),
+    "charter": ("flows.charter", "charter_flow"),
+}
+
+
 def _report_flow(
     kind: str, common: tuple[str, str], stage: str | None, risk: str | None, options: dict[str, Any]
 ) -> RunResult:
-    """Run the flow of one report kind."""
+    """Run the flow of one report kind (imported only when asked for: the CLI starts fast)."""
+    import importlib
+
+    module, name = REPORT_FLOWS[kind]
+    report_flow = getattr(importlib.import_module(module), name)
     if kind == "stage_report":
-        from flows.stage_report import stage_report_flow
-
-        return run_flow(stage_report_flow, *common, stage=stage or "", **options)
+        options = {**options, "stage": stage or ""}
     if kind == "risk_alert":
-        from flows.risk_alert import risk_alert_flow
-
-        return run_flow(risk_alert_flow, *common, risk=risk or "", **options)
-    if kind == "charter":
-        from flows.charter import charter_flow
-
-        return run_flow(charter_flow, *common, **options)
-    from flows.daily_update import daily_update_flow
-
-    return run_flow(daily_update_flow, *common, **options)
+        options = {**options, "risk": risk or ""}
+    return run_flow(report_flow, *common, **options)
 
 
 def _zones(config: Config) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,14 +10,13 @@ from prefect import flow
 from prefect.states import State
 
 from connectors.store import StateStore
-from flows.reports import ReportRequest, Scene, run_name, run_report
-from flows.runtime import deployed_run, finish
+from flows.reports import ReportRequest, Scene, run_name, run_report, scheduled
+from flows.runtime import finish
 from flows.sync import SyncResult
-from stagecast.config import ChannelConfig, load_config
+from stagecast.config import ChannelConfig
 from stagecast.models import Snapshot
 from stagecast.output import RunResult
 from stagecast.reports.context import daily_update_context
-from stagecast.schedule import superseded_by
 
 KIND = "daily_update"
 
@@ -49,34 +47,6 @@ def daily_context(scene: Scene, channel: ChannelConfig, language: str) -> Any:
         calendar=scene.calendar,
         for_date=scene.period_date,
     )
-
-
-def scheduled(request: ReportRequest, due: str | None = None) -> ReportRequest | None:
-    """A scheduled run's request: for its cron occurrence's day, evaluated now.
-
-    None when a later occurrence is also due already (the server or the serving process was
-    down): that run, or `deliver-pending`'s catch-up, sends one update covering everything
-    since the last one sent, rather than one per missed day.
-    """
-    if due is not None:  # a catch-up names its occurrence
-        return replace(request, period_date=datetime.fromisoformat(due).date())
-    run = deployed_run()
-    if run is None or run.resumed or request.as_of is not None:
-        return request
-    project = load_config(request.config).project(request.project)
-    rule = project.reports.daily_update
-    due = run.scheduled_for.astimezone(project.tz)
-    if rule is not None and rule.cron is not None:
-        later = superseded_by(rule.cron, project.tz, due, datetime.now(project.tz))
-        if later is not None:
-            log.info(
-                "%s: the update due %s is late and the one due %s is due too; that one covers both",
-                project.key,
-                due.isoformat(timespec="minutes"),
-                later.isoformat(timespec="minutes"),
-            )
-            return None
-    return replace(request, period_date=due.date())
 
 
 @flow(name="daily-update", flow_run_name=run_name("daily-update"))

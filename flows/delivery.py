@@ -29,7 +29,14 @@ from connectors.store import (
     delivery_key,
 )
 from stagecast.calendar import WorkCalendar
-from stagecast.config import ChannelConfig, Config, ConfigError, DeliveryConfig, SecretRef
+from stagecast.config import (
+    SCHEDULED_KINDS,
+    ChannelConfig,
+    Config,
+    ConfigError,
+    DeliveryConfig,
+    SecretRef,
+)
 from stagecast.delivery import Decision, decide, when_allowed
 from stagecast.evaluate import calendar_for
 from stagecast.ledger import PENDING, REDECIDE, SUPERSEDED, DeliveryOutcome, retry_delay
@@ -242,8 +249,9 @@ def _partly_delivered(entry: LedgerEntry) -> bool:
 
 
 def _expire_older(store: StateStore, entry: LedgerEntry) -> None:
-    """A newer daily update makes older unsent ones of the same channel pointless."""
-    if entry.report != "daily_update":
+    """A newer daily (or weekly) update makes older unsent ones of the same channel pointless:
+    it covers their period too."""
+    if entry.report not in SCHEDULED_KINDS:
         return
     for old in store.deliveries(project=entry.project):
         if (

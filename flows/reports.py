@@ -42,6 +42,7 @@ from stagecast.ledger import DeliveryOutcome
 from stagecast.models import Snapshot
 from stagecast.output import ProjectRun, RunResult
 from stagecast.reports.render import render_report
+from stagecast.schedule import superseded_by
 
 if TYPE_CHECKING:
     from flows.sync import SyncResult
@@ -279,6 +280,35 @@ def finish_approvals(loaded: Config, chosen: ProjectConfig, run: DeployedRun) ->
     return RunResult(moment, [ProjectRun(snapshot, (), outcomes)])
 
 
+def scheduled(request: ReportRequest, due: str | None = None) -> ReportRequest | None:
+    """A scheduled run's request: for its cron occurrence's day, evaluated now.
+
+    None when a later occurrence is also due already (the server or the serving process was
+    down): that run, or `deliver-pending`'s catch-up, sends one update covering everything
+    since the last one sent, rather than one per missed day.
+    """
+    if due is not None:  # a catch-up names its occurrence
+        return replace(request, period_date=datetime.fromisoformat(due).date())
+    run = deployed_run()
+    if run is None or run.resumed or request.as_of is not None:
+        return request
+    project = load_config(request.config).project(request.project)
+    rule = project.reports.by_kind().get(request.kind)
+    due = run.scheduled_for.astimezone(project.tz)
+    if rule is not None and rule.cron is not None:
+        later = superseded_by(rule.cron, project.tz, due, datetime.now(project.tz))
+        if later is not None:
+            log.info(
+                "%s: the %s due %s is late and the one due %s is due too; that one covers both",
+                project.key,
+                request.kind,
+                due.isoformat(timespec="minutes"),
+                later.isoformat(timespec="minutes"),
+            )
+            return None
+    return replace(request, period_date=due.date())
+
+
 def run_name(kind: str) -> Callable[[], str]:
     """Flow-run names that say kind, project and period at a glance in the UI:
     `daily-update-acme-portal-2026-11-20`, `stage-report-acme-portal-设计评审-2026-11-20T17:30`.
@@ -297,7 +327,7 @@ def run_name(kind: str) -> Callable[[], str]:
             or params.get("as_of")
             or _local(flow_run.scheduled_start_time, params.get("config"), params.get("project"))
         )
-        if kind == "daily-update" and when and "T" in str(when):
+        if kind in ("daily-update", "weekly-update") and when and "T" in str(when):
             when = str(when).partition("T")[0]
         parts = [kind, params.get("project"), what, when]
         return "-".join(str(p) for p in parts if p)

@@ -24,6 +24,12 @@ from stagecast.reports.context.common import (
     is_internal,
 )
 from stagecast.reports.context.daily_update import DailyUpdate, daily_update_context
+from stagecast.reports.context.project_report import (
+    ProjectFigures,
+    ProjectReport,
+    StageOutcome,
+    project_report_context,
+)
 from stagecast.reports.context.risk_alert import RiskAlert, SourceLine, risk_alert_context
 from stagecast.reports.context.stage_report import (
     DeliverableLine,
@@ -31,6 +37,12 @@ from stagecast.reports.context.stage_report import (
     ProblemLine,
     StageReport,
     stage_report_context,
+)
+from stagecast.reports.context.weekly_update import (
+    StagePlanLine,
+    WeeklyUpdate,
+    iso_week,
+    weekly_update_context,
 )
 
 __all__ = [
@@ -50,16 +62,24 @@ __all__ = [
     "Listing",
     "NextStage",
     "ProblemLine",
+    "ProjectFigures",
+    "ProjectReport",
     "RiskAlert",
     "RiskLine",
     "Risks",
     "SourceLine",
+    "StageOutcome",
+    "StagePlanLine",
     "StageReport",
     "StageRow",
     "TaskLine",
+    "WeeklyUpdate",
     "charter_context",
     "daily_update_context",
     "is_internal",
+    "iso_week",
+    "project_report_context",
     "risk_alert_context",
     "stage_report_context",
+    "weekly_update_context",
 ]

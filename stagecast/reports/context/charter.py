@@ -79,9 +79,9 @@ def charter_context(
     start, end = calendar.hours
     cadence: list[Cadence] = []
     for kind, rule in project.reports.by_kind().items():
-        if kind == "daily_update":
-            cadence.append(_daily_cadence(rule.cron))
-        elif kind in ("stage_report", "risk_alert"):
+        if kind in ("daily_update", "weekly_update"):
+            cadence.append(_scheduled_cadence(kind, rule.cron))
+        elif kind in ("stage_report", "project_report", "risk_alert"):
             cadence.append(Cadence(kind, min_severity=rule.min_severity))
 
     def text(value: str | None) -> str | None:
@@ -131,12 +131,12 @@ def _cron_day(text: str) -> int:
     return _CRON_DAYS[text]
 
 
-def _daily_cadence(cron: str | None) -> Cadence:
+def _scheduled_cadence(kind: str, cron: str | None) -> Cadence:
     """Minute, hour and weekdays of a plain cron in words; anything fancier as the cron."""
     if cron is None:
-        return Cadence("daily_update")
+        return Cadence(kind)
     fields = cron.lower().split()
-    raw = Cadence("daily_update", cron=one_line(cron))
+    raw = Cadence(kind, cron=one_line(cron))
     if len(fields) != 5 or not (fields[0].isdigit() and fields[1].isdigit()):
         return raw
     minute, hour, dom, month, dow = fields
@@ -144,7 +144,7 @@ def _daily_cadence(cron: str | None) -> Cadence:
         return raw
     at_time = f"{int(hour):02d}:{int(minute):02d}"
     if dow == "*":
-        return Cadence("daily_update", time=at_time)
+        return Cadence(kind, time=at_time)
     days: set[int] = set()
     try:
         for item in dow.split(","):
@@ -156,9 +156,9 @@ def _daily_cadence(cron: str | None) -> Cadence:
     except (KeyError, ValueError):
         return raw
     if len(days) == 7:
-        return Cadence("daily_update", time=at_time)
+        return Cadence(kind, time=at_time)
     ordered = _ranges(sorted(days))
-    return Cadence("daily_update", time=at_time, days=ordered, weekdays=ordered == ((0, 4),))
+    return Cadence(kind, time=at_time, days=ordered, weekdays=ordered == ((0, 4),))
 
 
 def _country_name(country: str, language: str) -> str:
