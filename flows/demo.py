@@ -24,6 +24,9 @@ YESTERDAY = "2026-11-19T17:30:00+08:00"
 TODAY = "2026-11-20T17:30:00+08:00"
 BOARD = Path("exports") / "acme-board.json"
 HISTORY = Path("history") / "acme-board-2026-11-19.json"
+# A month on, the last stage done: the board the project wrap-up is made from.
+WRAP_UP_DAY = "2026-12-18T17:30:00+08:00"
+WRAP_UP = Path("wrap-up") / "acme-board-2026-12-18.json"
 
 
 @dataclass(frozen=True)

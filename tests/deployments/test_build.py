@@ -38,6 +38,8 @@ projects:
     channels: [{name: team, type: file}]
     reports:
       daily_update: {channels: [team]}
+      weekly_update: {cron: "0 16 * * fri", channels: [team]}
+      project_report: {channels: [team]}
       risk_alert: {channels: [team]}
   - key: gamma
     name: Gamma
@@ -63,6 +65,10 @@ def test_each_project_gets_its_own_schedules_with_its_parameters(config) -> None
     assert [(s.slug, s.cron, s.timezone, s.parameters) for s in daily] == [
         ("daily-update-acme", "30 17 * * mon-fri", "Asia/Shanghai", {"project": "acme"}),
     ]  # beta's daily update has no cron: it is only sent on demand
+    weekly = schedules(declared("weekly-update"), config)
+    assert [(s.slug, s.cron, s.timezone, s.parameters) for s in weekly] == [
+        ("weekly-update-beta", "0 16 * * fri", "Europe/Berlin", {"project": "beta"}),
+    ]
     sync = schedules(declared("sync"), config)
     assert [(s.slug, s.interval, s.timezone) for s in sync] == [
         ("sync-acme", timedelta(minutes=30), "Asia/Shanghai"),
@@ -102,6 +108,10 @@ def test_triggers_start_runs_only_for_what_each_project_wants(config) -> None:
         "prefect.resource.id": "prefect.tag.stagecast-ops",
     }
     assert triggers(declared("sync"), config, "stagecast") == []
+    (wrap_up,) = triggers(declared("project-report"), config, "stagecast")
+    assert wrap_up.expect == {"stagecast.project.completed"}
+    assert wrap_up.match.model_dump()["prefect.resource.id"] == ["stagecast.project.beta"]
+    assert wrap_up.parameters == {"project": "{{ event.payload.project }}"}
 
 
 def test_deployments_carry_the_config_path_and_module_entrypoints(config, tmp_path) -> None:

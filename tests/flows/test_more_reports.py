@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo import BOARD, DEMO_SOURCE, HISTORY, TODAY, YESTERDAY, fresh_workspace
+from flows.demo import (
+    BOARD,
+    DEMO_SOURCE,
+    HISTORY,
+    TODAY,
+    WRAP_UP,
+    WRAP_UP_DAY,
+    YESTERDAY,
+    fresh_workspace,
+)
 
 
 @pytest.fixture
@@ -74,3 +83,34 @@ def test_report_arguments_are_checked(demo, run_cli):
         "report", "risk_alert", "-c", str(demo), "--project", "acme-portal", "--risk", "late:X"
     )
     assert bad.code == 2 and "CODE:SUBJECT" in bad.stderr
+
+
+def test_weekly_update_once_per_iso_week(demo, run_cli):
+    sent = report(run_cli, demo, "weekly_update")
+    assert sent == {"client-group": "sent", "team": "sent", "archive": "sent"}
+    client = outbox(demo, "client-group", "weekly_update-2026-W47.md")
+    # Friday 2026-11-20 is in ISO week 47 (16–22 November); the client sees no names.
+    assert "第 47 周" in client and "11月16日 至 11月22日" in client and "赵磊" not in client
+    team = outbox(demo, "team", "weekly_update-2026-W47.md")
+    assert "Week 47" in team and "Done this week" in team
+    assert set(report(run_cli, demo, "weekly_update").values()) == {"duplicate"}
+
+
+def test_project_wrap_up_when_the_last_stage_completes(demo, run_cli):
+    report(run_cli, demo, "daily_update")
+    shutil.copyfile(demo.parent / WRAP_UP, demo.parent / BOARD)
+    synced = run_cli("sync", "-c", str(demo), "--as-of", WRAP_UP_DAY, "--json")
+    assert synced.code == 0, synced.stderr
+    events = [e["type"] for e in synced.project("acme-portal")["events"]]
+    assert events.count("stagecast.project.completed") == 1
+    out = run_cli(
+        "report", "project_report", "-c", str(demo), "--project", "acme-portal",
+        "--as-of", WRAP_UP_DAY, "--json",
+    )  # fmt: skip
+    assert out.code == 0, out.stderr
+    sent = {d["channel"]: d["status"] for d in out.project("acme-portal")["deliveries"]}
+    assert sent == {"client-group": "sent", "team": "sent", "archive": "sent"}
+    client = outbox(demo, "client-group", "project_report-project.md")
+    assert "项目总结" in client and "各阶段：计划与实际" in client
+    team = outbox(demo, "team", "project_report-project.md")
+    assert "Project wrap-up" in team and "Finished 18 Dec, on time" in team
