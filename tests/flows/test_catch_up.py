@@ -44,3 +44,29 @@ def test_a_late_regular_run_is_not_doubled_and_a_new_project_is_not_caught_up(tm
     # Friday 17:50: the 17:30 run may merely be slow; within the grace nothing is made.
     assert pending(run_cli, cfg, "2026-11-20T17:50") == []
     assert {period for (_, period) in ledger(run_cli, cfg)} == {"2026-11-19"}
+
+
+def test_a_missed_weekly_update_is_caught_up_once_for_its_week(tmp_path, run_cli):
+    cfg, key = workspace(tmp_path)
+    text = cfg.read_text("utf-8").replace(
+        'daily_update: {cron: "30 17 * * mon-fri", channels: [client-group, team]}',
+        'weekly_update: {cron: "0 17 * * fri", channels: [team]}',
+    )
+    cfg.write_text(text, encoding="utf-8")
+    # The week before's update went out on Friday the 13th.
+    out = run_cli(
+        "report", "weekly_update", "-c", str(cfg), "--project", key,
+        "--as-of", "2026-11-13T17:00", "--json",
+    )  # fmt: skip
+    assert out.code == 0, out.stderr
+    # Nothing ran on Friday the 20th; Saturday morning the week-47 update is made, once.
+    (caught,) = pending(run_cli, cfg, "2026-11-21T10:00")
+    assert (caught["channel"], caught["status"]) == ("team", "sent")
+    assert {period for (_, period) in ledger(run_cli, cfg)} == {"2026-W46", "2026-W47"}
+    assert outbox(tmp_path, key, "team") == [
+        "weekly_update-2026-W46.md",
+        "weekly_update-2026-W47.md",
+    ]
+    assert pending(run_cli, cfg, "2026-11-21T10:15") == []
+    # Mid-week nothing is due: the week-48 update comes on its Friday.
+    assert pending(run_cli, cfg, "2026-11-25T10:00") == []
