@@ -132,3 +132,16 @@ def test_help_everywhere(run_cli):
     for command in ([], ["validate"], ["sync"]):
         out = run_cli(*command, "--help")
         assert out.code == 0 and "Usage" in out.stdout
+
+
+def test_every_report_kind_of_the_config_has_a_flow_the_cli_can_run() -> None:
+    import importlib
+
+    from flows.cli import REPORT_FLOWS
+    from stagecast.config import REPORT_KINDS
+
+    assert set(REPORT_FLOWS) == set(REPORT_KINDS)
+    for module, name in REPORT_FLOWS.values():
+        assert getattr(importlib.import_module(module), name).name == name.removesuffix(
+            "_flow"
+        ).replace("_", "-")
