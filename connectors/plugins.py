@@ -23,6 +23,7 @@ class Plugin:
     type: str
     target: str
     provides_tasks: bool = False
+    shows_html: bool = False  # a channel that delivers the HTML rendering (and its chart)
 
     def factory(self) -> Any:
         """The factory, imported now."""
@@ -44,8 +45,8 @@ SOURCES: dict[str, Plugin] = _registry(
 )
 
 CHANNELS: dict[str, Plugin] = _registry(
-    Plugin("file", "connectors.channels.file:build"),
-    Plugin("email", "connectors.channels.email:build"),
+    Plugin("file", "connectors.channels.file:build", shows_html=True),
+    Plugin("email", "connectors.channels.email:build", shows_html=True),
     Plugin("slack", "connectors.channels.slack:build"),
     Plugin("teams", "connectors.channels.teams:build"),
     Plugin("wecom", "connectors.channels.wecom:build"),
@@ -57,3 +58,9 @@ CHANNELS: dict[str, Plugin] = _registry(
 def task_source_types() -> frozenset[str]:
     """The source types whose data a client report's freshness depends on."""
     return frozenset(t for t, p in SOURCES.items() if p.provides_tasks)
+
+
+def shows_html(channel_type: str) -> bool:
+    """Whether a channel delivers the HTML rendering: only those get the burn-up chart drawn."""
+    plugin = CHANNELS.get(channel_type)
+    return plugin is not None and plugin.shows_html

@@ -21,7 +21,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -287,6 +287,28 @@ class StateStore:
         with self.engine.connect() as conn:
             rows = list(conn.scalars(query))
         return [snapshot_from_dict(json.loads(raw)) for raw in reversed(rows)]
+
+    def daily_history(
+        self, project: str, until: datetime, tz: tzinfo, days: int = 400
+    ) -> list[Snapshot]:
+        """The last snapshot of each local day up to `until` (inclusive), oldest first; the
+        latest `days` days. What a burn-up chart reads: a project synced hourly keeps 24
+        snapshots a day, and only the moments are read to choose one of them."""
+        moments = sa.select(snapshots.c.id, snapshots.c.as_of).where(
+            snapshots.c.project == project, snapshots.c.as_of <= _aware(until)
+        )
+        with self.engine.connect() as conn:
+            last_of_day: dict[date, tuple[datetime, int]] = {}
+            for row_id, as_of in conn.execute(moments):
+                day = as_of.astimezone(tz).date()
+                if day not in last_of_day or as_of > last_of_day[day][0]:
+                    last_of_day[day] = (as_of, row_id)
+            ids = [last_of_day[d][1] for d in sorted(last_of_day)[-days:]]
+            rows = conn.execute(
+                sa.select(snapshots.c.as_of, snapshots.c.data).where(snapshots.c.id.in_(ids))
+            )
+            found = sorted(rows, key=lambda row: row[0])
+        return [snapshot_from_dict(json.loads(data)) for _, data in found]
 
     def has_later_snapshot(self, project: str, as_of: datetime) -> bool:
         """Whether a snapshot of a later instant is stored (a sync overtook this one)."""

@@ -9,6 +9,7 @@ until `deliver-pending` finds their window open; failures stay `failed` and are 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -40,7 +41,7 @@ from stagecast.config import (
 from stagecast.delivery import Decision, decide, when_allowed
 from stagecast.evaluate import calendar_for
 from stagecast.ledger import PENDING, REDECIDE, SUPERSEDED, DeliveryOutcome, retry_delay
-from stagecast.models import Message
+from stagecast.models import InlineImage, Message
 
 # What a sender may still record its outcome over: its own claim, or one a recovery marked
 # `unknown` because the sender was slow rather than dead (its answer settles the question).
@@ -395,7 +396,8 @@ def _record_failure(
 
 
 def content_of(message: Message, as_of: datetime) -> dict[str, Any]:
-    """What the ledger keeps: enough to send the message later without rendering again."""
+    """What the ledger keeps: enough to send the message later without rendering again, the
+    HTML's images too (a deferred email still shows its chart, whatever the cache holds then)."""
     return {
         "as_of": as_of.isoformat(),
         "title": message.title,
@@ -405,6 +407,15 @@ def content_of(message: Message, as_of: datetime) -> dict[str, Any]:
         "text": message.text,
         "html": message.html,
         "sections": list(message.sections),
+        "images": [
+            {
+                "cid": image.cid,
+                "filename": image.filename,
+                "mime_type": image.mime_type,
+                "data": base64.b64encode(image.data).decode("ascii"),
+            }
+            for image in message.images
+        ],
     }
 
 
@@ -422,6 +433,10 @@ def message_of(entry: LedgerEntry) -> Message:
         text=c.get("text", ""),
         html=c.get("html"),
         sections=tuple(c.get("sections", ())),
+        images=tuple(
+            InlineImage(i["cid"], i["filename"], base64.b64decode(i["data"]), i["mime_type"])
+            for i in c.get("images", ())
+        ),
     )
 
 

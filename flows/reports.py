@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from connectors.channels.base import ChannelContext
-from connectors.plugins import task_source_types
+from connectors.charts import ChartCache, chart_folder
+from connectors.plugins import shows_html, task_source_types
 from connectors.state import state_store
 from connectors.store import StateStore
 from flows.approval import apply_decision, wait_for_decision
@@ -34,6 +35,7 @@ from flows.delivery import (
 from flows.limits import project_turn, wanted_limits
 from flows.runtime import DeployedRun, deployed_run
 from stagecast.alerts import find_risk
+from stagecast.burnup import burnup
 from stagecast.calendar import WorkCalendar, parse_as_of
 from stagecast.config import ChannelConfig, Config, ConfigError, ProjectConfig, load_config
 from stagecast.delivery import stale_task_sources
@@ -41,6 +43,7 @@ from stagecast.evaluate import calendar_for
 from stagecast.ledger import DeliveryOutcome
 from stagecast.models import Snapshot
 from stagecast.output import ProjectRun, RunResult
+from stagecast.reports.chart import Chart
 from stagecast.reports.render import render_report
 from stagecast.schedule import superseded_by
 
@@ -89,6 +92,7 @@ def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcom
     context = ChannelContext(project=project.key, outbox=job.config.outbox)
     calendar = calendar_for(project)
     stale = stale_task_sources(snapshot.sources, snapshot.as_of, task_source_types())
+    chart = cache(partial(burnup_chart, store, job))  # once per job, and only if HTML shows it
     deliveries = []
     for channel in job.channels:
         language = channel.language or project.language
@@ -101,6 +105,7 @@ def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcom
             language=language,
             audience=channel.audience,
             template_dirs=template_dirs(job.config, project),
+            chart=chart() if shows_html(channel.type) else None,
         )
         request = DeliveryRequest(
             message,
@@ -122,6 +127,17 @@ def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcom
                 description=f"{message.title} ({channel.name}, {channel.audience})",
             )
     return deliveries
+
+
+def burnup_chart(store: StateStore, job: ReportJob) -> Chart | None:
+    """The project's burn-up chart at the job's snapshot (stored or, in a dry run, not), drawn
+    through the chart cache beside the outbox; None when the project has no stages."""
+    snapshot = job.snapshot
+    stored = store.daily_history(job.project.key, snapshot.as_of, job.project.tz)
+    series = burnup([*(s for s in stored if s.as_of < snapshot.as_of), snapshot], job.project.tz)
+    if series is None:
+        return None
+    return Chart(series, ChartCache(chart_folder(job.config.outbox)))
 
 
 @dataclass(frozen=True)

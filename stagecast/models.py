@@ -214,11 +214,23 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """A picture the HTML shows inline, referenced as `<img src="cid:{cid}">`: an email carries
+    it as a related part with that Content-ID; the `file` channel writes it beside the HTML."""
+
+    cid: str
+    filename: str
+    data: bytes = field(repr=False)
+    mime_type: str = "image/png"
+
+
+@dataclass(frozen=True)
 class Message:
     """A rendered report, ready for a channel: chat markdown, plain text and HTML.
 
     `sections` is the markdown cut at section boundaries, so a channel whose platform limits one
-    post can split it into numbered parts without breaking a section in two.
+    post can split it into numbered parts without breaking a section in two. `images` are the
+    ones the HTML references (the burn-up chart); chat and plain text show none.
     """
 
     kind: str
@@ -231,3 +243,4 @@ class Message:
     text: str
     html: str | None = None
     sections: tuple[str, ...] = ()
+    images: tuple[InlineImage, ...] = ()

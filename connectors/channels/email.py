@@ -1,5 +1,8 @@
 """The `email` channel: a report as multipart mail (plain text + HTML) over SMTP.
 
+- The HTML's inline images (the burn-up chart) travel as multipart/related parts named by
+  Content-ID, so they show without the reader allowing remote images.
+
 - `build_payload` is pure apart from the clock: headers go through `email.policy.SMTP`, so
   non-ASCII subjects are RFC 2047 encoded and no header value can carry a line break.
 - The `Message-ID` is a hash of (project, kind, period, channel): a resend after an ambiguous
@@ -37,7 +40,7 @@ from connectors.channels.base import (
 from connectors.http import RetryPolicy, Sleep, Try, again, retrying, succeeded
 from connectors.secrets import reveal
 from stagecast.config import ChannelConfig, ConfigError, EmailChannelConfig, SecretRef
-from stagecast.models import Message
+from stagecast.models import InlineImage, Message
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +127,8 @@ class EmailChannel:
         return f"<stagecast.{digest}@{_domain(self.cfg.from_)}>"
 
     def build_payload(self, message: Message) -> EmailMessage:
-        """The mail as it will be sent: headers, then text/plain (+ text/html) alternatives."""
+        """The mail as it will be sent: headers, then text/plain (+ text/html) alternatives; the
+        HTML's inline images (the burn-up chart) go with it in a multipart/related."""
         for address in [self.cfg.from_, *self.recipients]:
             _check_address(self.name, address)
         mail = EmailMessage(policy=MAIL_POLICY)
@@ -139,6 +143,7 @@ class EmailChannel:
         mail.set_content(message.text, subtype="plain", charset="utf-8")
         if message.html is not None:
             mail.add_alternative(message.html, subtype="html", charset="utf-8")
+            _relate(mail, message.images)
         # After the bodies: set_content replaces every Content-* header.
         mail["Content-Language"] = one_line(message.language)
         return mail
@@ -302,6 +307,26 @@ def build(cfg: ChannelConfig, ctx: ChannelContext) -> Channel:
 
 # Bytes of text per encoded word: "Subject: " plus one word stays within 78 characters.
 _WORD_BYTES = 42
+
+
+def _relate(mail: EmailMessage, images: tuple[InlineImage, ...]) -> None:
+    """Put the images beside the HTML part (RFC 2387): multipart/alternative keeps the text
+    first, then multipart/related holds the HTML and each image, inline, by its Content-ID."""
+    if not images:
+        return
+    html = mail.get_payload()[-1]
+    assert isinstance(html, EmailMessage)
+    for image in images:
+        maintype, _, subtype = image.mime_type.partition("/")
+        html.add_related(
+            image.data,
+            maintype,
+            subtype,
+            cid=f"<{image.cid}>",
+            disposition="inline",
+            filename=image.filename,
+        )
+    html.set_param("type", "text/html")  # RFC 2387: the root part's type
 
 
 def set_subject(mail: EmailMessage, title: str) -> None:

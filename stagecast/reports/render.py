@@ -53,6 +53,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from stagecast.models import Message
+from stagecast.reports.chart import Chart, chart_images
 from stagecast.reports.escape import (
     SourceText,
     break_mentions,
@@ -125,12 +126,14 @@ def render_report(
     language: str,
     audience: str,
     template_dirs: Sequence[Path] = (),
+    chart: Chart | None = None,
 ) -> Message:
     """Render `<kind>` for one audience in one language, as markdown, plain text and HTML.
 
     `Message.sections` is the markdown cut before each `## ` section (the header before the first
     one is a section too); `"\\n\\n".join(sections) + "\\n" == markdown`. The HTML is None for a
-    kind that has no HTML template.
+    kind that has no HTML template. `chart` is the project's burn-up chart, `chart` in the
+    templates; `Message.images` holds the images the HTML shows, drawn only then.
     """
     if audience not in ("client", "internal"):
         raise ValueError(f"audience must be client or internal, not {audience!r}")
@@ -141,6 +144,7 @@ def render_report(
         "language": language,
         "audience": audience,
         "today": getattr(context, "date", None),
+        "chart": chart,
     }
 
     def render(fmt: Format, name: str) -> str:
@@ -165,6 +169,7 @@ def render_report(
         text=_tidy(render("txt", f"{kind}.txt.j2")) + "\n",
         html=html + "\n" if html is not None else None,
         sections=sections,
+        images=chart_images(chart, html),
     )
 
 

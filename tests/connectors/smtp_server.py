@@ -46,6 +46,16 @@ class Received:
         return cast(EmailMessage, message_from_bytes(self.content, policy=email_policy.default))
 
 
+def related_html(mail: EmailMessage) -> tuple[str, dict[str, EmailMessage]]:
+    """The HTML a reader's client shows and the parts its `cid:` URLs resolve to (RFC 2392):
+    the other parts of the multipart/related the HTML opens, by Content-ID."""
+    (related,) = [p for p in mail.walk() if p.get_content_type() == "multipart/related"]
+    html, *others = cast(list[EmailMessage], related.get_payload())
+    assert html.get_content_type() == "text/html"
+    by_cid = {str(p["Content-ID"]).strip().strip("<>"): p for p in others if p["Content-ID"]}
+    return html.get_content(), by_cid
+
+
 @dataclass
 class Mailbox:
     """aiosmtpd handler: stores mail, refuses listed recipients, replays queued DATA replies."""

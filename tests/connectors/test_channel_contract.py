@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from connectors.channels.base import ChannelContext, DeliveryError, build_channel
 from connectors.plugins import CHANNELS
 from stagecast.config import parse_config
+from stagecast.models import InlineImage
 from tests.builders import daily_message
 from tests.connectors.fake_webhooks import Answer, FakeWebhooks
 from tests.connectors.smtp_server import serve
@@ -53,6 +54,8 @@ class Case:
 
 
 MESSAGE = daily_message(html="<p>All on track.</p>")
+CHART = InlineImage("burnup.0123abcd@stagecast", "burnup.png", b"\x89PNG\r\n\x1a\n")
+CHARTED = replace(MESSAGE, html=f'<p>All on track.</p><img src="cid:{CHART.cid}">', images=(CHART,))
 
 
 def _channel(entry: str, tmp_path: Path) -> Any:
@@ -151,6 +154,12 @@ def test_a_send_past_the_last_part_sends_nothing_again(case):
     case.channel.send(MESSAGE, PartLog())
     case.channel.send(MESSAGE, PartLog(first=2))
     assert case.received() == 1
+
+
+def test_a_report_with_an_inline_chart_is_delivered_once(case):
+    """HTML channels carry the chart; the others deliver the report without it."""
+    receipt = case.channel.send(CHARTED, PartLog())
+    assert receipt.parts >= 1 and case.received() == 1
 
 
 def test_a_refusal_says_whether_to_try_again_and_hides_secrets(case, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import socket
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -18,7 +19,19 @@ from connectors.channels.email import EmailChannel, one_line
 from connectors.http import RetryPolicy
 from stagecast.config import EmailChannelConfig
 from stagecast.models import Message
-from tests.connectors.smtp_server import HOST, Account, Mailbox, Tls, free_port, make_tls, serve
+from stagecast.reports.context import daily_update_context
+from stagecast.reports.render import render_report
+from tests.connectors.smtp_server import (
+    HOST,
+    Account,
+    Mailbox,
+    Tls,
+    free_port,
+    make_tls,
+    related_html,
+    serve,
+)
+from tests.stagecast.reports.scenario import scenario, scenario_chart
 
 USER, PASSWORD = "mailer@ourfirm.example", "s3cret-Pa55"
 TITLE = "ACME 客户门户 · 阶段报告：需求确认"
@@ -203,6 +216,42 @@ def test_delivered_mail_reads_right_in_a_mail_client(sleeps):
     assert receipt.channel == "client-mail"
     assert receipt.target == f"{mail['Message-ID']} (3 of 3 recipients)"
     assert sleeps == []
+
+
+def test_the_burn_up_chart_arrives_inline_beside_the_html(sleeps):
+    s = scenario("zh-CN")
+    context = daily_update_context(
+        s.project, s.snapshot, s.since, audience="client", language="zh-CN", calendar=s.calendar
+    )
+    chart = scenario_chart(s)
+    rendered = render_report(
+        "daily_update", context, language="zh-CN", audience="client", chart=chart
+    )
+    with serve() as server:
+        channel(config(server.port), sleeps).send(rendered)
+    [got] = server.mailbox.received
+    mail = got.parsed()
+    text, related = mail.iter_parts()
+    assert mail.get_content_type() == "multipart/alternative"
+    assert (text.get_content_type(), related.get_content_type()) == (
+        "text/plain",
+        "multipart/related",
+    )
+    assert related.get_param("type") == "text/html"
+    html, parts = related_html(mail)
+    cids = re.findall(r'<img src="cid:([^"]+)"', html)
+    assert cids == [chart.cid] and set(parts) == {chart.cid}
+    image = parts[chart.cid]
+    assert image.get_content_type() == "image/png"
+    assert (image.get_content_disposition(), image.get_filename()) == ("inline", "burnup.png")
+    assert image.get_content() == chart.image().data
+    assert image.get_content().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "cid:" not in body(text) and "进度趋势" in html
+
+
+def test_a_mail_without_images_keeps_html_a_plain_alternative():
+    mail = EmailChannel(config()).build_payload(message())
+    assert "multipart/related" not in [p.get_content_type() for p in mail.walk()]
 
 
 def test_title_injection_does_not_reach_the_envelope(sleeps):

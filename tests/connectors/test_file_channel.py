@@ -12,7 +12,7 @@ from connectors.channels.base import ChannelContext, DeliveryError, build_channe
 from connectors.channels.file import FileChannel
 from connectors.plugins import CHANNELS
 from stagecast.config import FileChannelConfig, SlackChannelConfig
-from stagecast.models import Message
+from stagecast.models import InlineImage, Message
 from tests.builders import daily_message
 
 
@@ -62,3 +62,25 @@ def test_a_channel_type_without_a_sender_fails_clearly(tmp_path, monkeypatch):
 def test_delivery_errors_survive_pickling():
     err = pickle.loads(pickle.dumps(DeliveryError("HTTP 503", retryable=True)))
     assert (str(err), err.retryable) == ("HTTP 503", True)
+
+
+def test_the_html_shows_its_chart_from_a_file_beside_it(tmp_path):
+    png = b"\x89PNG\r\n\x1a\n-the-chart-"
+    chart = InlineImage("burnup.0123abcd@stagecast", "burnup.png", png)
+    html = '<h2>进度趋势</h2><img src="cid:burnup.0123abcd@stagecast" width="592">'
+    receipt = FileChannel("team", tmp_path).send(message(html=html, images=(chart,)))
+    assert receipt.target == str(tmp_path / "daily_update-2026-11-20.md")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "daily_update-2026-11-20.burnup.png",
+        "daily_update-2026-11-20.html",
+        "daily_update-2026-11-20.md",
+    ]
+    assert (tmp_path / "daily_update-2026-11-20.burnup.png").read_bytes() == png
+    written = (tmp_path / "daily_update-2026-11-20.html").read_text(encoding="utf-8")
+    assert written == '<h2>进度趋势</h2><img src="daily_update-2026-11-20.burnup.png" width="592">'
+
+
+def test_a_chat_rendering_writes_no_image(tmp_path):
+    chart = InlineImage("burnup.0123abcd@stagecast", "burnup.png", b"\x89PNG")
+    FileChannel("team", tmp_path).send(message(images=(chart,)))  # no HTML to show it
+    assert [p.name for p in tmp_path.iterdir()] == ["daily_update-2026-11-20.md"]

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from prefect.client.orchestration import get_client
 from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
 
+from tests.browser import needs_chromium, open_in_chromium
 from tests.connectors.fake_jira import FakeJira, issue
 from tests.deployments.conftest import (
     flow_process,
@@ -357,44 +356,10 @@ def test_a_failing_source_and_a_crashed_run_each_reach_the_team(served):
     assert "Run crashed" in told_crashed.read_text(encoding="utf-8")
 
 
-CHROMIUM = shutil.which("chromium")
 SHOTS = Path(__file__).resolve().parents[2] / ".stagecast" / "ui"
 
 
-def open_in_chromium(url: str, screenshot: Path, workdir: Path) -> str:
-    """Render a UI page headless the way a person would see it; returns its DOM, saves a PNG.
-
-    The virtual-time budget lets the single-page app fetch and draw before the capture.
-    """
-    assert CHROMIUM is not None
-    profile = workdir / f"chromium-{uuid.uuid4().hex[:6]}"
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--window-size=1400,1000",
-            "--virtual-time-budget=10000",
-            f"--screenshot={screenshot}",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make browser)")
+@needs_chromium
 def test_the_ui_shows_a_completed_daily_update_and_its_report(served):
     key = served.keys["ui"]
     run = wait_final(start(f"daily-update/{served.name}", project=key).id)

@@ -15,9 +15,14 @@ def test_demo_runs_from_fresh_state_and_fills_the_outbox(tmp_path, run_cli):
     assert names == [
         f"{channel}/{report}.{ext}"
         for channel in ("archive", "client-group", "team")
-        for report in ("daily_update-2026-11-20", "stage_report-design-review")
-        for ext in ("html", "md")
+        for report, chart in (
+            ("daily_update-2026-11-20", "burnup.png"),  # every stage
+            ("stage_report-design-review", "burnup-2.png"),  # the design review, stage 2
+        )
+        for ext in (chart, "html", "md")
     ]
+    charts = workdir / ".stagecast" / "outbox" / ".charts"
+    assert len(list(charts.glob("*.png"))) == 2  # shared by 3 channels in 2 languages
     client = (outbox / "client-group" / "daily_update-2026-11-20.md").read_text("utf-8")
     assert "ACME 客户门户" in client and "设计评审" in client
     team = (outbox / "team" / "daily_update-2026-11-20.md").read_text("utf-8")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import uuid
 
-from tests.connectors.smtp_server import serve
+from tests.connectors.smtp_server import related_html, serve
 from tests.trello_boards import card, write_board
 
 CONFIG = """
@@ -59,6 +61,39 @@ def test_daily_update_arrives_as_multipart_mail_once(tmp_path, run_cli):
     mail = received.parsed()
     assert "ACME 客户门户" in mail["Subject"]
     assert sorted(received.rcpt_tos) == ["lead@ourfirm.example", "pm@acme.example"]
-    text, html = mail.iter_parts()
+    text, related = mail.iter_parts()
     assert text.get_content_type() == "text/plain" and "B2" in text.get_content()
-    assert html.get_content_type() == "text/html" and "<table" in html.get_content()
+    assert related.get_content_type() == "multipart/related"
+    html, images = related_html(mail)
+    assert "<table" in html and 'src="cid:' in html
+    assert set(re.findall(r'src="cid:([^"]+)"', html)) == set(images)
+
+
+def test_a_deferred_mail_still_carries_its_chart_when_sent_later(tmp_path, run_cli):
+    """The ledger keeps the rendered mail, images too: Monday's send needs no cache or redraw."""
+    key = f"mail-{uuid.uuid4().hex[:8]}"
+    write_board(tmp_path / "board.json", [card("B1", "doing", labels=("开发",))])
+    with serve() as server:
+        cfg = tmp_path / "stagecast.yaml"
+        cfg.write_text(CONFIG.format(key=key, port=server.port), encoding="utf-8")
+        friday = run_cli(
+            "report",
+            "daily_update",
+            "-c",
+            str(cfg),
+            "--project",
+            key,
+            "--as-of",
+            "2026-11-20T19:30",
+        )
+        assert friday.code == 0 and "deferred" in friday.stdout, friday.stderr
+        charts = tmp_path / ".stagecast" / "outbox" / ".charts"
+        drawn = [p.read_bytes() for p in charts.iterdir()]
+        shutil.rmtree(charts)
+        monday = run_cli("deliver-pending", "-c", str(cfg), "--as-of", "2026-11-23T09:05", "--json")
+        assert [d["status"] for d in monday.json["deliveries"]] == ["sent"], monday.stderr
+        (received,) = server.mailbox.received
+    html, images = related_html(received.parsed())
+    (cid,) = re.findall(r'src="cid:([^"]+)"', html)
+    assert [images[cid].get_content()] == drawn
+    assert not charts.exists()  # sent from the ledger, not drawn again

@@ -10,13 +10,16 @@ blocked task finished, and the Drive source back after failing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
+from stagecast.burnup import burnup
 from stagecast.calendar import WorkCalendar
 from stagecast.config import ProjectConfig
 from stagecast.evaluate import SourceOutcome, calendar_for, evaluate
 from stagecast.models import Document, MinuteItem, Snapshot, SourcePull, Task
+from stagecast.reports.chart import Chart, draw_png
 from tests.builders import at, day, task
 
 AS_OF = at("2026-11-20 17:30")
@@ -363,3 +366,16 @@ def charter_project(language: str = "zh-CN", cron: str = "30 17 * * mon-fri") ->
         "charter": {"channels": ["outbox"]},
     }
     return ProjectConfig.model_validate(data)
+
+
+# --- the burn-up chart ----------------------------------------------------------------------
+
+# Drawn once per series for the whole test run: the goldens show every audience and language.
+_draw = functools.cache(draw_png)
+
+
+def scenario_chart(s: Scenario) -> Chart:
+    """The burn-up chart a report of the scenario gets: yesterday and today, every stage."""
+    series = burnup((s.since, s.snapshot), s.project.tz)
+    assert series is not None
+    return Chart(series, _draw)

@@ -21,7 +21,12 @@ from stagecast.reports.context import (
 )
 from stagecast.reports.render import render_report
 from tests.builders import at, day
-from tests.stagecast.reports.scenario import Scenario, charter_project, stage_scenario
+from tests.stagecast.reports.scenario import (
+    Scenario,
+    charter_project,
+    scenario_chart,
+    stage_scenario,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("STAGECAST_UPDATE_GOLDEN") == "1"
@@ -40,7 +45,8 @@ def stage(s: Scenario, history: list[Snapshot], key: str, language: str, audienc
         language=language,
         calendar=s.calendar,
     )
-    return render_report("stage_report", context, language=language, audience=audience)
+    chart = scenario_chart(s)
+    return render_report("stage_report", context, language=language, audience=audience, chart=chart)
 
 
 def flag(s: Scenario, code: str, subject: str) -> RiskFlag:
@@ -411,7 +417,8 @@ def test_hostile_source_text_is_escaped_in_every_report(audience: str) -> None:
         assert all(h.startswith("https://j.example/") for h in tree.hrefs), tree.hrefs
         assert m.html is not None
         html = parse(m.html)
-        assert {"script", "img", "at", "b", "i"}.isdisjoint(html.tags)
+        assert {"script", "at", "b", "i"}.isdisjoint(html.tags)
+        assert html.tags.count("img") == len(m.images)  # only the stage report's burn-up chart
     delivered = rendered[0].markdown.replace(ZWSP, "")
     assert "Problems and how they were solved" in delivered
     assert all(t.replace("\n", " ") in "".join(parse(MD.render(delivered)).text) for t in HOSTILE)

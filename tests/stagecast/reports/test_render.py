@@ -33,7 +33,7 @@ from stagecast.reports.render import (
     split_sections,
 )
 from tests.builders import at, day, task
-from tests.stagecast.reports.scenario import Scenario, scenario
+from tests.stagecast.reports.scenario import Scenario, scenario, scenario_chart
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("STAGECAST_UPDATE_GOLDEN") == "1"
@@ -63,7 +63,7 @@ def messages() -> dict[tuple[str, str], Message]:
     for language in LANGUAGES:
         s = scenario(language)
         for audience in AUDIENCES:
-            found[language, audience] = daily(s, language, audience)
+            found[language, audience] = daily(s, language, audience, chart=scenario_chart(s))
     return found
 
 
@@ -362,7 +362,8 @@ def parse(html: str) -> _Tree:
 @pytest.fixture(scope="module", params=[(lang, aud) for lang in LANGUAGES for aud in AUDIENCES])
 def hostile(request: pytest.FixtureRequest) -> Message:
     language, audience = request.param
-    return daily(hostile_scenario(), language, audience)
+    s = hostile_scenario()
+    return daily(s, language, audience, chart=scenario_chart(s))
 
 
 def test_hostile_markdown_has_no_link_ping_script_or_heading(hostile: Message) -> None:
@@ -389,8 +390,12 @@ def test_hostile_text_reads_as_typed_on_one_line_and_pings_nobody(hostile: Messa
 def test_hostile_html_is_only_text(hostile: Message) -> None:
     assert hostile.html is not None
     tree = parse(hostile.html)
-    assert {"script", "img", "at", "b", "i"}.isdisjoint(tree.tags)
-    assert all(re.match(r"https://(j|drive)\.example/", h) for h in tree.hrefs), tree.hrefs
+    assert {"script", "at", "b", "i"}.isdisjoint(tree.tags)
+    (chart,) = hostile.images  # the one picture is the burn-up chart, with the stage's name
+    assert tree.tags.count("img") == 1 and f'src="cid:{chart.cid}"' in hostile.html
+    assert "<script>stage</script>" not in hostile.html
+    links = r"https://(j|drive)\.example/|cid:burnup\."
+    assert all(re.match(links, h) for h in tree.hrefs), tree.hrefs
     text = "".join(tree.text)
     for title in HOSTILE:
         assert one_line(title) in text
