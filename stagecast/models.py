@@ -114,13 +114,32 @@ class Progress:
 
 @dataclass(frozen=True)
 class RiskFlag:
-    """A raised risk (SPEC §5); `(code, subject)` identifies it across snapshots."""
+    """A raised risk (SPEC §5); `(code, subject)` identifies it across snapshots.
+
+    The facts say why it was raised, as values a report words in its own language:
+    overdue `due`, `days`; blocked `status` (the task's, in its source) and `due` when it has
+    one; stale `days`; unassigned `due`; stage_late and stage_at_risk `due`, `remaining`,
+    `total` and `forecast` when there is one; scope_creep `total`, `baseline`, `growth_pct`;
+    missing_deliverable `document`; source_unavailable `error`. `detail` is the same facts as
+    the English sentence the JSON output carries (`stagecast.risks.english_detail`). Flags
+    stored before they carried facts have only `detail`, and every fact None.
+    """
 
     code: str
     severity: Severity
     subject: str
     stage: str | None
-    detail: str
+    detail: str = ""
+    due: date | None = None
+    days: int | None = None
+    remaining: int | None = None
+    total: int | None = None
+    forecast: date | None = None
+    baseline: int | None = None
+    growth_pct: int | None = None
+    document: str | None = None
+    status: str | None = None
+    error: str | None = None
 
     @property
     def ident(self) -> tuple[str, str]:

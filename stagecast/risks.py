@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from natsort import natsort_keygen
 
 from stagecast.calendar import WorkCalendar
-from stagecast.models import SEVERITY_RANK, Document, RiskFlag, StagePlan, StageProgress, Task
+from stagecast.models import (
+    SEVERITY_RANK,
+    Document,
+    RiskFlag,
+    Severity,
+    StagePlan,
+    StageProgress,
+    Task,
+)
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,51 @@ def raise_flags(inputs: RiskInputs) -> list[RiskFlag]:
     flags.extend(_stage_flags(inputs))
     flags.extend(_deliverable_flags(inputs))
     flags.extend(
-        RiskFlag("source_unavailable", "high", name, None, f"{name} failed: {error}")
+        _said(RiskFlag("source_unavailable", "high", name, None, error=error))
         for name, error in inputs.failed_sources.items()
     )
     return sort_risks(flags)
+
+
+def english_detail(flag: RiskFlag) -> str:
+    """The flag's facts as the English sentence of the JSON output (SPEC §10), said here only.
+
+    A flag without the facts its code needs (stored before flags carried them) keeps the
+    sentence it was stored with.
+    """
+    f = flag
+    match f.code:
+        case "overdue" if f.due is not None and f.days is not None:
+            return f"due {f.due}, {_days(f.days)} ago"
+        case "blocked" if _known(f.status):
+            return f"blocked ({f.status})"
+        case "stale" if f.days is not None:
+            return f"no update for {_days(f.days)}"
+        case "unassigned" if _known(f.due):
+            return f"due {f.due}, nobody assigned"
+        case "stage_late" if _known(f.due, f.remaining, f.total):
+            return f"due {f.due}, {f.remaining} of {f.total} tasks remain"
+        case "stage_at_risk" if _known(f.due, f.forecast):
+            return f"forecast {f.forecast} is after the due date {f.due}"
+        case "stage_at_risk" if _known(f.due, f.remaining):
+            return f"due {f.due} with {f.remaining} tasks open and none done lately"
+        case "scope_creep" if _known(f.total, f.baseline, f.growth_pct):
+            return f"{f.total} tasks against a baseline of {f.baseline} (+{f.growth_pct}%)"
+        case "missing_deliverable" if _known(f.document):
+            return f"'{f.document}' is not in the Drive folder"
+        case "source_unavailable" if _known(f.error):
+            return f"{f.subject} failed: {f.error}"
+    return f.detail
+
+
+def _known(*facts: object) -> bool:
+    """Whether every fact a sentence needs is there."""
+    return all(fact is not None for fact in facts)
+
+
+def _said(flag: RiskFlag) -> RiskFlag:
+    """The flag with its English detail said from its facts, so the two cannot disagree."""
+    return replace(flag, detail=english_detail(flag))
 
 
 def _task_flags(task: Task, inputs: RiskInputs) -> list[RiskFlag]:
@@ -68,23 +117,31 @@ def _task_flags(task: Task, inputs: RiskInputs) -> list[RiskFlag]:
     due = cal.local_date(task.due) if task.due is not None else None
     flags: list[RiskFlag] = []
     if due is not None and due < today:
-        days = (today - due).days
-        flags.append(_task_flag("overdue", "high", task, f"due {due}, {_days(days)} ago"))
+        flags.append(_task_flag("overdue", "high", task, due=due, days=(today - due).days))
     if task.blocked:
-        flags.append(_task_flag("blocked", "high", task, f"blocked ({task.status})"))
+        flags.append(_task_flag("blocked", "high", task, status=task.status, due=due))
     if task.state == "in_progress" and task.updated is not None:
         idle = (today - cal.local_date(task.updated)).days
         if idle > rules.stale_days:
-            flags.append(_task_flag("stale", "medium", task, f"no update for {_days(idle)}"))
+            flags.append(_task_flag("stale", "medium", task, days=idle))
     soon = today + timedelta(days=rules.due_soon_days)
     if task.assignee is None and due is not None and today <= due <= soon:
-        flags.append(_task_flag("unassigned", "medium", task, f"due {due}, nobody assigned"))
+        flags.append(_task_flag("unassigned", "medium", task, due=due))
     return flags
 
 
-def _task_flag(code: str, severity: str, task: Task, detail: str) -> RiskFlag:
-    """A flag whose subject is the task's key."""
-    return RiskFlag(code, severity, task.key, task.stage, detail)  # type: ignore[arg-type]
+def _task_flag(
+    code: str,
+    severity: Severity,
+    task: Task,
+    *,
+    due: date | None = None,
+    days: int | None = None,
+    status: str | None = None,
+) -> RiskFlag:
+    """A flag whose subject is the task's key, with the facts of a task flag."""
+    flag = RiskFlag(code, severity, task.key, task.stage, due=due, days=days, status=status)
+    return _said(flag)
 
 
 def _days(n: int) -> str:
@@ -96,23 +153,30 @@ def _stage_flags(inputs: RiskInputs) -> list[RiskFlag]:
     """stage_late, stage_at_risk and scope_creep."""
     flags: list[RiskFlag] = []
     for stage in inputs.stages:
-        remaining = stage.total - stage.done
         if stage.status == "late":
-            detail = f"due {stage.due}, {remaining} of {stage.total} tasks remain"
-            flags.append(RiskFlag("stage_late", "high", stage.name, stage.name, detail))
+            flags.append(_stage_flag("stage_late", stage))
         elif stage.status == "at_risk":
-            flags.append(RiskFlag("stage_at_risk", "high", stage.name, stage.name, _at_risk(stage)))
+            flags.append(_stage_flag("stage_at_risk", stage))
         creep = _scope_creep(stage, inputs)
         if creep:
             flags.append(creep)
     return flags
 
 
-def _at_risk(stage: StageProgress) -> str:
-    """Why an at-risk stage is at risk: a late forecast, or no pace to forecast from."""
-    if stage.forecast is not None:
-        return f"forecast {stage.forecast} is after the due date {stage.due}"
-    return f"due {stage.due} with {stage.total - stage.done} tasks open and none done lately"
+def _stage_flag(code: str, stage: StageProgress) -> RiskFlag:
+    """A late or at-risk stage, with what a reader weighs it by: the due date against the
+    work left, and the forecast (None when there is no pace to forecast from)."""
+    flag = RiskFlag(
+        code,
+        "high",
+        stage.name,
+        stage.name,
+        due=stage.due,
+        remaining=stage.total - stage.done,
+        total=stage.total,
+        forecast=stage.forecast,
+    )
+    return _said(flag)
 
 
 def _scope_creep(stage: StageProgress, inputs: RiskInputs) -> RiskFlag | None:
@@ -122,8 +186,16 @@ def _scope_creep(stage: StageProgress, inputs: RiskInputs) -> RiskFlag | None:
     if baseline <= 0 or 100 * stage.total <= (100 + pct) * baseline:
         return None
     grown = 100 * (stage.total - baseline) // baseline
-    detail = f"{stage.total} tasks against a baseline of {baseline} (+{grown}%)"
-    return RiskFlag("scope_creep", "medium", stage.name, stage.name, detail)
+    flag = RiskFlag(
+        "scope_creep",
+        "medium",
+        stage.name,
+        stage.name,
+        total=stage.total,
+        baseline=baseline,
+        growth_pct=grown,
+    )
+    return _said(flag)
 
 
 def _deliverable_flags(inputs: RiskInputs) -> list[RiskFlag]:
@@ -139,8 +211,8 @@ def _deliverable_flags(inputs: RiskInputs) -> list[RiskFlag]:
             continue
         for doc in plan.required_docs:
             if not any(doc.casefold() in name for name in names):
-                severity = "high" if done else "medium"
-                detail = f"'{doc}' is not in the Drive folder"
+                severity: Severity = "high" if done else "medium"
                 subject = f"{plan.name}/{doc}"
-                flags.append(RiskFlag("missing_deliverable", severity, subject, plan.name, detail))  # type: ignore[arg-type]
+                flag = RiskFlag("missing_deliverable", severity, subject, plan.name, document=doc)
+                flags.append(_said(flag))
     return flags

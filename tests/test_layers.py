@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[1] / "stagecast"
@@ -80,3 +81,43 @@ def test_one_retry_engine():
         if (lines := _sleeps_in_a_loop(path))
     }
     assert loops == {}
+
+
+REPORTS = CORE / "reports"
+TEMPLATES = CORE.parent / "templates"
+
+
+def _detail_reads(path: Path) -> list[int]:
+    """Lines reading a `.detail` for anything but handing it on whole to a `detail=` field
+    (through `source_text`, which makes it one line): no slicing, matching or stripping."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Attribute) and node.attr == "detail"):
+            continue
+        if not isinstance(node.ctx, ast.Load):
+            continue
+        up = parents[node]
+        if isinstance(up, ast.Call) and getattr(up.func, "id", "") == "source_text":
+            up = parents[up]
+        if not (isinstance(up, ast.keyword) and up.arg == "detail"):
+            found.append(node.lineno)
+    return found
+
+
+def test_reports_take_risk_facts_from_the_flag_not_from_its_detail():
+    """Facts in the model, prose at the edge: a report words a risk from the flag's facts and
+    shows its English `detail` only whole, as the fallback for a flag stored without facts;
+    nothing parses numbers or names back out of it."""
+    reads = {
+        str(path.relative_to(CORE.parent)): lines
+        for path in sorted(REPORTS.rglob("*.py"))
+        if (lines := _detail_reads(path))
+    }
+    assert reads == {}
+    for path in sorted(TEMPLATES.glob("*.j2")):
+        text = path.read_text(encoding="utf-8")
+        uses = re.findall(r"\.detail\b", text)
+        whole = re.findall(r"\{\{ *\w+\.detail *\}\}", text)
+        assert len(uses) == len(whole), f"{path.name} does more with a detail than show it"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +29,7 @@ from connectors.store import (
     metadata,
 )
 from stagecast.models import Progress, Snapshot, StageProgress, Task
+from stagecast.serialize import snapshot_from_dict
 from tests.postgres import fresh_database, postgres_reachable, where
 
 PLUS8 = timezone(timedelta(hours=8))
@@ -255,6 +258,28 @@ def test_failed_save_leaves_previous_state(
     assert store.source_states("acme") == {"jira": jira}
     assert store.snapshot_at("acme", at(11)) is None
     assert count(store, "snapshots") == 1
+
+
+# A report scenario's snapshot as stored before risk flags carried their facts.
+BEFORE_RISK_FACTS = Path(__file__).parents[1] / "stagecast/stored/snapshot-before-risk-facts.json"
+
+
+def test_a_snapshot_stored_before_risk_flags_carried_facts_still_loads(store: StateStore) -> None:
+    raw = BEFORE_RISK_FACTS.read_text(encoding="utf-8")
+    assert "growth_pct" not in raw
+    old = snapshot_from_dict(json.loads(raw))
+    store.save_sync(old, [], [])
+    with store.engine.begin() as conn:  # the row as the code of then wrote it
+        conn.execute(sa.update(metadata.tables["snapshots"]).values(data=raw))
+    for loaded in (
+        store.snapshot_at("acme-portal", old.as_of),
+        store.history("acme-portal", old.as_of)[-1],
+    ):
+        assert loaded is not None
+        overdue = loaded.risks[0]
+        assert (overdue.code, overdue.detail) == ("overdue", "due 2026-11-18, 2 days ago")
+        assert overdue.due is None and overdue.days is None
+        assert loaded == old
 
 
 def test_unserializable_snapshot_stores_nothing(store: StateStore) -> None:

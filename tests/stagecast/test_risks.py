@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from stagecast.models import Document, RiskFlag, StagePlan, StageProgress
-from stagecast.risks import RiskInputs, RiskRules, raise_flags, sort_risks
+from stagecast.risks import RiskInputs, RiskRules, english_detail, raise_flags, sort_risks
 from tests.builders import at, day, task, weekdays
 
 TODAY = day("2026-11-20")  # Friday
@@ -29,7 +31,7 @@ def codes(result):
     return [(f.code, f.subject) for f in result]
 
 
-def stage(name="Build", status="on_track", total=10, done=5, due=None, key=None):
+def stage(name="Build", status="on_track", total=10, done=5, due=None, key=None, forecast=None):
     return StageProgress(
         name=name,
         key=key or name.lower(),
@@ -39,7 +41,7 @@ def stage(name="Build", status="on_track", total=10, done=5, due=None, key=None)
         ratio=done / total if total else None,
         done_in_window=0,
         throughput=0.0,
-        forecast=None,
+        forecast=day(forecast) if forecast else None,
         status=status,
     )
 
@@ -180,3 +182,85 @@ def test_report_order_high_first_then_natural_subject_then_code():
 def test_a_task_can_raise_several_flags():
     t = task("P-7", "in_progress", due="2026-11-10", blocked=True, updated="2026-11-01 10:00")
     assert codes(flags([t])) == [("blocked", "P-7"), ("overdue", "P-7"), ("stale", "P-7")]
+
+
+IDENTITY = {"code", "severity", "subject", "stage", "detail"}
+
+
+def facts(flag):
+    """The facts a flag carries: every field but its identity and its sentence, when set."""
+    return {k: v for k, v in asdict(flag).items() if k not in IDENTITY and v is not None}
+
+
+def by_code(result):
+    return {f.code: f for f in result}
+
+
+def test_task_flags_carry_their_facts_and_say_them_in_english():
+    t = task("P-7", "in_progress", due="2026-11-10", blocked=True, updated="2026-11-01 10:00")
+    result = by_code(flags([t, task("P-8", due="2026-11-20")]))
+    overdue, blocked, stale, unassigned = (
+        result[c] for c in ("overdue", "blocked", "stale", "unassigned")
+    )
+    assert facts(overdue) == {"due": day("2026-11-10"), "days": 10}
+    assert overdue.detail == "due 2026-11-10, 10 days ago"
+    assert facts(blocked) == {"status": "Doing", "due": day("2026-11-10")}
+    assert blocked.detail == "blocked (Doing)"
+    assert facts(stale) == {"days": 19}
+    assert stale.detail == "no update for 19 days"
+    assert facts(unassigned) == {"due": day("2026-11-20")}
+    assert unassigned.detail == "due 2026-11-20, nobody assigned"
+
+
+def test_a_blocked_task_without_a_due_date_has_none():
+    (blocked,) = flags([task("P-1", "in_progress", blocked=True, status="Waiting")])
+    assert facts(blocked) == {"status": "Waiting"}
+
+
+def test_stage_flags_carry_their_facts_and_say_them_in_english():
+    result = flags(
+        stages=[
+            stage("Design", "late", total=6, done=4, due="2026-11-18"),
+            stage("Build", "at_risk", due="2026-11-25", forecast="2026-12-02"),
+            stage("UAT", "at_risk", total=4, done=0, due="2026-11-27", key="uat"),
+        ],
+        baselines={"design": 4},
+    )
+    late, creep = (f for f in result if f.subject == "Design")
+    assert facts(late) == {"due": day("2026-11-18"), "remaining": 2, "total": 6}
+    assert late.detail == "due 2026-11-18, 2 of 6 tasks remain"
+    assert facts(creep) == {"total": 6, "baseline": 4, "growth_pct": 50}
+    assert creep.detail == "6 tasks against a baseline of 4 (+50%)"
+    forecast, no_pace = (f for f in result if f.code == "stage_at_risk")
+    assert facts(forecast) == {
+        "due": day("2026-11-25"),
+        "forecast": day("2026-12-02"),
+        "remaining": 5,
+        "total": 10,
+    }
+    assert forecast.detail == "forecast 2026-12-02 is after the due date 2026-11-25"
+    assert facts(no_pace) == {"due": day("2026-11-27"), "remaining": 4, "total": 4}
+    assert no_pace.detail == "due 2026-11-27 with 4 tasks open and none done lately"
+
+
+def test_deliverable_and_source_flags_carry_their_facts_and_say_them_in_english():
+    plans = [StagePlan("需求", "req", "需求", day("2026-11-01"), ("需求规格说明书",))]
+    result = by_code(
+        flags(
+            stages=[stage("需求", "done", 3, 3, "2026-11-01", "req")],
+            plans=plans,
+            failed={"jira": "HTTP 503"},
+        )
+    )
+    missing, source = result["missing_deliverable"], result["source_unavailable"]
+    assert facts(missing) == {"document": "需求规格说明书"}
+    assert missing.detail == "'需求规格说明书' is not in the Drive folder"
+    assert facts(source) == {"error": "HTTP 503"}
+    assert source.detail == "jira failed: HTTP 503"
+
+
+def test_a_flag_stored_without_facts_keeps_its_sentence():
+    """Snapshots stored before flags carried facts have only the English detail."""
+    old = RiskFlag("scope_creep", "medium", "Build", "Build", "13 tasks against a baseline of 10")
+    assert facts(old) == {}
+    assert english_detail(old) == "13 tasks against a baseline of 10"

@@ -112,6 +112,16 @@ risks = st.builds(
     subject=texts,
     stage=opt(texts),
     detail=texts,
+    due=opt(st.dates()),
+    days=opt(counts),
+    remaining=opt(counts),
+    total=opt(counts),
+    forecast=opt(st.dates()),
+    baseline=opt(counts),
+    growth_pct=opt(counts),
+    document=opt(texts),
+    status=opt(texts),
+    error=opt(texts),
 )
 snapshots = st.builds(
     Snapshot,
@@ -237,3 +247,21 @@ def test_missing_optional_keys_take_defaults() -> None:
     task = snapshot_from_dict(d).tasks[0]
     assert task.labels == ()
     assert task.blocked is False
+
+
+def test_a_risk_stored_before_flags_carried_facts_loads_without_them() -> None:
+    d = snapshot_to_dict(small_snapshot(date(2026, 11, 20)))
+    d["risks"] = [
+        {
+            "code": "scope_creep",
+            "severity": "medium",
+            "subject": "Build",
+            "stage": "Build",
+            "detail": "13 tasks against a baseline of 10 (+30%)",
+        }
+    ]
+    (flag,) = snapshot_from_dict(d).risks
+    assert flag == RiskFlag(
+        "scope_creep", "medium", "Build", "Build", "13 tasks against a baseline of 10 (+30%)"
+    )
+    assert flag.total is None and flag.baseline is None and flag.growth_pct is None

@@ -7,7 +7,6 @@ here and escaped for a format only by the renderer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -142,7 +141,8 @@ class RiskLine:
 
     `subject` is what the flag is about as a reader knows it (a task key, a stage name);
     `detail` is the flag's own English sentence, for a template that wants it as-is. The facts
-    (`due`, `days`, …) are filled for the codes they explain, else None.
+    (`due`, `days`, …) are the flag's, filled for the codes they explain, else None (all None
+    for a flag stored before flags carried facts: a template then falls back to `detail`).
     """
 
     code: str
@@ -288,12 +288,14 @@ class TaskLines:
         )
 
 
-# The flag's own detail for scope creep is the only place its baseline is recorded.
-_SCOPE = re.compile(r"(\d+) tasks against a baseline of (\d+) \(\+(\d+)%\)")
-
-
 @dataclass(frozen=True)
 class RiskLines:
+    """Risk flags as report lines: the flag's facts as it carries them, and for a task flag
+    the task's line (from this snapshot, else the one it is compared with).
+
+    `today`, `calendar` and `stages` are no longer read: the flag carries its facts.
+    """
+
     lines: TaskLines
     today: date
     calendar: WorkCalendar
@@ -308,48 +310,28 @@ class RiskLines:
             subject=source_text(flag.subject),
             stage=source_text(flag.stage) if flag.stage else None,
             detail=source_text(flag.detail),
+            due=flag.due,
+            days=flag.days,
+            remaining=flag.remaining,
+            total=flag.total,
+            forecast=flag.forecast,
+            baseline=flag.baseline,
+            growth_pct=flag.growth_pct,
+            document=_source_text(flag.document),
+            status=_source_text(flag.status),
+            error=_source_text(flag.error),
         )
         if flag.code in TASK_CODES:
-            return self._task_risk(line, flag)
-        if flag.code in ("stage_late", "stage_at_risk"):
-            stage = self.stages.get(flag.subject)
-            if stage is None:
-                return line
-            return replace(
-                line,
-                due=stage.due,
-                remaining=stage.total - stage.done,
-                total=stage.total,
-                forecast=stage.forecast,
-            )
-        if flag.code == "scope_creep":
-            match = _SCOPE.search(flag.detail)
-            if match is None:
-                return line
-            total, baseline, pct = (int(g) for g in match.groups())
-            return replace(line, total=total, baseline=baseline, growth_pct=pct)
-        if flag.code == "missing_deliverable" and flag.stage:
-            prefix = f"{flag.stage}/"
-            document = flag.subject.removeprefix(prefix)
-            return replace(line, subject=line.stage or line.subject, document=source_text(document))
-        if flag.code == "source_unavailable":
-            error = flag.detail.removeprefix(f"{flag.subject} failed: ")
-            return replace(line, error=source_text(error))
+            task = self.tasks.get(flag.subject) or self.before.get(flag.subject)
+            return replace(line, task=self.lines.of(task)) if task is not None else line
+        if flag.code == "missing_deliverable" and line.stage and line.document:
+            # The line names the stage and the document apart, not as `stage/document`.
+            return replace(line, subject=line.stage)
         return line
 
-    def _task_risk(self, line: RiskLine, flag: RiskFlag) -> RiskLine:
-        task = self.tasks.get(flag.subject) or self.before.get(flag.subject)
-        if task is None:
-            return line
-        due = self.calendar.local_date(task.due) if task.due is not None else None
-        days: int | None = None
-        if flag.code == "overdue" and due is not None:
-            days = (self.today - due).days
-        elif flag.code == "stale" and task.updated is not None:
-            days = (self.today - self.calendar.local_date(task.updated)).days
-        return replace(
-            line, task=self.lines.of(task), due=due, days=days, status=source_text(task.status)
-        )
+
+def _source_text(text: str | None) -> str | None:
+    return source_text(text) if text is not None else None
 
 
 def changed_documents(
