@@ -34,12 +34,16 @@ def chart_folder(outbox: Path) -> Path:
 
 
 class ChartCache:
-    """A `Draw` that looks on disk first: `<folder>/<chart key>.png`."""
+    """A `Draw` that looks on disk first: `<folder>/<chart key>.png`. With `write=False` (a dry
+    run, which must leave no trace) it only reads what is there."""
 
-    def __init__(self, folder: Path, draw: Draw = draw_png, keep: timedelta = KEEP) -> None:
+    def __init__(
+        self, folder: Path, draw: Draw = draw_png, keep: timedelta = KEEP, write: bool = True
+    ) -> None:
         self.folder = folder
         self._draw = draw
         self._keep = keep
+        self._write = write
 
     def path(self, burnup: Burnup) -> Path:
         return self.folder / f"{chart_key(burnup)}.png"
@@ -52,10 +56,13 @@ class ChartCache:
         except OSError:
             data = b""
         if data:
-            with contextlib.suppress(OSError):
-                os.utime(path)  # in use: not pruned
+            if self._write:
+                with contextlib.suppress(OSError):
+                    os.utime(path)  # in use: not pruned
             return data
         data = self._draw(burnup)
+        if not self._write:
+            return data
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             _write(path, data)

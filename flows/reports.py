@@ -131,13 +131,14 @@ def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcom
 
 def burnup_chart(store: StateStore, job: ReportJob) -> Chart | None:
     """The project's burn-up chart at the job's snapshot (stored or, in a dry run, not), drawn
-    through the chart cache beside the outbox; None when the project has no stages."""
+    through the chart cache beside the outbox (read-only in a dry run, which writes nothing);
+    None when the project has no stages."""
     snapshot = job.snapshot
     stored = store.daily_history(job.project.key, snapshot.as_of, job.project.tz)
     series = burnup([*(s for s in stored if s.as_of < snapshot.as_of), snapshot], job.project.tz)
     if series is None:
         return None
-    return Chart(series, ChartCache(chart_folder(job.config.outbox)))
+    return Chart(series, ChartCache(chart_folder(job.config.outbox), write=not job.dry_run))
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,13 @@ def test_charts_unused_for_the_keep_period_are_removed(tmp_path: Path) -> None:
 def test_only_channels_that_deliver_html_get_a_chart() -> None:
     assert {t for t in CHANNELS if shows_html(t)} == {"email", "file"}
     assert not shows_html("no-such-type")
+
+
+def test_a_read_only_cache_reads_what_is_there_and_writes_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / ".charts"
+    drawn = Counting()
+    assert ChartCache(folder, drawn, write=False)(series()) == draw_png(series())
+    assert not folder.exists() and drawn.calls == 1  # a dry run leaves no trace
+    ChartCache(folder, draw_png)(series())
+    assert ChartCache(folder, drawn, write=False)(series()) == draw_png(series())
+    assert drawn.calls == 1
