@@ -22,7 +22,7 @@ from stagecast.reports.context import (
 )
 from stagecast.reports.render import render_report
 from tests.builders import at, day
-from tests.stagecast.reports.scenario import Scenario, drive, scenario, tasks
+from tests.stagecast.reports.scenario import Scenario, drive, scenario, scenario_chart, tasks
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("STAGECAST_UPDATE_GOLDEN") == "1"
@@ -97,12 +97,14 @@ def messages() -> dict[tuple[str, str, str], Message]:
                 weekly(week, language, audience),
                 language=language,
                 audience=audience,
+                chart=scenario_chart(week),
             )
             found["project_report", language, audience] = render_report(
                 "project_report",
                 wrap_up(final, history, language, audience),
                 language=language,
                 audience=audience,
+                chart=scenario_chart(final),
             )
     return found
 
@@ -140,6 +142,9 @@ def test_titles_are_one_line_and_periods_name_the_week_or_the_project(
     for audience in AUDIENCES:
         message = messages[kind, language, audience]
         assert "\n" not in message.title and message.html and message.text
+        # The burn-up chart is in the HTML, as an inline image the message carries.
+        (image,) = message.images
+        assert f'src="cid:{image.cid}"' in (message.html or "") and image.data[:4] == b"\x89PNG"
         assert message.period == {"weekly_update": "2026-W47", "project_report": "project"}[kind]
     week_title = messages["weekly_update", language, "client"].title
     assert week_title.endswith({"zh-CN": "第 47 周", "en": "Week 47"}[language])
