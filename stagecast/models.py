@@ -60,9 +60,17 @@ class Document:
     modified: datetime | None = None
 
 
+Day = date  # `MinuteItem.date` is a field; its other annotations need the type by another name
+
+
 @dataclass(frozen=True)
 class MinuteItem:
-    """A decision or action item found in meeting minutes, with where it came from."""
+    """A decision or action item found in meeting minutes, with where it came from.
+
+    An action item's `owner`, `due` date and `done` mark are read from its line
+    (`stagecast.minutes`); `text` is the rest of it. They default to unknown and open, as
+    snapshots stored before they were read hold them.
+    """
 
     kind: Literal["decision", "action"]
     text: str
@@ -70,6 +78,9 @@ class MinuteItem:
     url: str | None
     date: date | None
     source: str = ""
+    owner: str | None = None
+    due: Day | None = None
+    done: bool = False
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,8 @@ MIXED_MINUTES = """周会纪要
   （2）todo：更新部署文档
   ·  Action : book the UAT room
   3) ACTION：确认验收标准
+  [x] 待办：@王工 发会议纪要
+  - 待办：张三：提交接口文档，截止 11月20日
 Decisions are hard (not an item)
 决定
 """
@@ -196,7 +198,13 @@ def test_minutes_are_exported_as_text_and_parsed(tmp_path):
         ("action", "更新部署文档"),
         ("action", "book the UAT room"),
         ("action", "确认验收标准"),
+        ("action", "发会议纪要"),
+        ("action", "提交接口文档"),
     ]
+    # Owners, due dates and ticks come through; a date without a year takes the meeting's.
+    *_, sent, spec = (m for m in pull.minutes if m.document == "周会纪要（第 7 次）")
+    assert (sent.owner, sent.due, sent.done) == ("王工", None, True)
+    assert (spec.owner, str(spec.due), spec.done) == ("张三", "2026-11-20", False)
     assert by_doc["2026-11-16 周会纪要"] == [
         ("decision", "采用方案 A"),
         ("action", "张三 周五前提交接口文档"),

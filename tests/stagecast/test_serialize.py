@@ -80,6 +80,9 @@ minutes = st.builds(
     document=texts,
     url=opt(texts),
     date=opt(st.dates()),
+    owner=opt(texts),
+    due=opt(st.dates()),
+    done=st.booleans(),
 )
 sources = st.builds(
     SourceStatus,
@@ -265,3 +268,20 @@ def test_a_risk_stored_before_flags_carried_facts_loads_without_them() -> None:
         "scope_creep", "medium", "Build", "Build", "13 tasks against a baseline of 10 (+30%)"
     )
     assert flag.total is None and flag.baseline is None and flag.growth_pct is None
+
+
+def test_an_action_item_stored_before_owners_and_due_dates_loads_as_open_and_unowned() -> None:
+    d = snapshot_to_dict(small_snapshot(date(2026, 11, 20)))
+    d["minutes"] = [
+        {
+            "kind": "action",
+            "text": "赵强周五前提交联调方案",
+            "document": "周例会纪要 2026-11-20",
+            "url": None,
+            "date": "2026-11-20",
+            "source": "gdrive",
+        }
+    ]
+    (item,) = snapshot_from_dict(d).minutes
+    assert (item.owner, item.due, item.done) == (None, None, False)
+    assert item.text == "赵强周五前提交联调方案"
