@@ -6,6 +6,7 @@ One module per report kind; what they share (header, audience filter, line build
 `common`. A new kind is one new module here plus its templates.
 """
 
+from stagecast.reports.context.action_items import ActionItemLine, open_action_items
 from stagecast.reports.context.charter import Cadence, Charter, ContactLine, charter_context
 from stagecast.reports.context.common import (
     BAR_CELLS,
@@ -24,6 +25,17 @@ from stagecast.reports.context.common import (
     is_internal,
 )
 from stagecast.reports.context.daily_update import DailyUpdate, daily_update_context
+from stagecast.reports.context.problems import (
+    AddedTaskLine,
+    BlockedTaskLine,
+    LateTaskLine,
+    OpenTaskLine,
+    RiskEpisodeLine,
+    SlipLines,
+    StageProblems,
+    stage_problems,
+    stage_span,
+)
 from stagecast.reports.context.project_report import (
     ProjectFigures,
     ProjectReport,
@@ -48,8 +60,11 @@ from stagecast.reports.context.weekly_update import (
 __all__ = [
     "BAR_CELLS",
     "LIST_LIMIT",
+    "ActionItemLine",
+    "AddedTaskLine",
     "Audience",
     "Bar",
+    "BlockedTaskLine",
     "Cadence",
     "ChangeLists",
     "Charter",
@@ -59,17 +74,22 @@ __all__ = [
     "DeliverableLine",
     "DocumentLine",
     "Figures",
+    "LateTaskLine",
     "Listing",
     "NextStage",
+    "OpenTaskLine",
     "ProblemLine",
     "ProjectFigures",
     "ProjectReport",
     "RiskAlert",
+    "RiskEpisodeLine",
     "RiskLine",
     "Risks",
+    "SlipLines",
     "SourceLine",
     "StageOutcome",
     "StagePlanLine",
+    "StageProblems",
     "StageReport",
     "StageRow",
     "TaskLine",
@@ -78,8 +98,11 @@ __all__ = [
     "daily_update_context",
     "is_internal",
     "iso_week",
+    "open_action_items",
     "project_report_context",
     "risk_alert_context",
+    "stage_problems",
     "stage_report_context",
+    "stage_span",
     "weekly_update_context",
 ]

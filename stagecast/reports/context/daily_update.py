@@ -1,5 +1,6 @@
 """The daily update (SPEC §7): progress per stage, what changed since the last update, risks
-new, ongoing and resolved, what is due soon, documents and decisions."""
+new, ongoing and resolved, what is due soon, documents and decisions, and for the team the
+open action items of the minutes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from stagecast.calendar import WorkCalendar
 from stagecast.changes import compare
 from stagecast.config import ProjectConfig
 from stagecast.models import RiskFlag, Snapshot, Task
+from stagecast.reports.context.action_items import ActionItemLine, open_action_items
 from stagecast.reports.context.common import (
     Audience,
     ChangeLists,
@@ -41,7 +43,10 @@ Day = date  # `DailyUpdate.date` is a field; its annotations need the type by an
 
 @dataclass(frozen=True)
 class DailyUpdate:
-    """Everything a daily update shows (SPEC §7), for one audience."""
+    """Everything a daily update shows (SPEC §7), for one audience.
+
+    `action_items` are the minutes' open action items: the team's only (empty for a client).
+    """
 
     project_key: str
     project_name: str
@@ -62,6 +67,7 @@ class DailyUpdate:
     due_soon_until: Day
     documents: Listing[DocumentLine]
     decisions: tuple[DecisionLine, ...]
+    action_items: Listing[ActionItemLine]
     show_assignees: bool
     show_task_links: bool
 
@@ -153,6 +159,12 @@ def daily_update_context(
         due_soon_until=until,
         documents=Listing.of(changed_documents(snapshot.documents, since, calendar)),
         decisions=tuple(new_decisions(snapshot.minutes, since, calendar)),
+        # Who owes what to whom is the team's business: the client's update leaves it out.
+        action_items=(
+            Listing.of([])
+            if client
+            else open_action_items(snapshot.minutes, today=today, show_names=True)
+        ),
         show_assignees=not client,
         show_task_links=not client,
     )

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from stagecast.calendar import WorkCalendar
 from stagecast.config import ProjectConfig
 from stagecast.models import Snapshot, Task
+from stagecast.reports.context.action_items import ActionItemLine, open_action_items
 from stagecast.reports.context.common import (
     Audience,
     DecisionLine,
@@ -26,29 +27,21 @@ from stagecast.reports.context.common import (
     stage_row,
     tasks_by_key,
 )
+from stagecast.reports.context.problems import PROBLEM_TYPES as PROBLEM_TYPES
+from stagecast.reports.context.problems import ProblemLine as ProblemLine
+from stagecast.reports.context.problems import (
+    RiskEpisodeLine,
+    SlipLines,
+    stage_problems,
+    stage_span,
+)
 from stagecast.reports.escape import one_line, safe_url, source_text
 from stagecast.risks import sort_risks
 
 Day = date
 
-# Task types that are problems by nature (compared case-insensitively).
-PROBLEM_TYPES = frozenset({"bug", "problem", "incident", "impediment", "问题"})
 # The next stage's open tasks a stage report shows: a glimpse of its scope, not the backlog.
 NEXT_STAGE_LIMIT = 5
-
-
-@dataclass(frozen=True)
-class ProblemLine:
-    """A problem met during a stage: the task, how it ended, and its last comment.
-
-    `resolution` is the source's own resolution when it has one; else `done` says whether the
-    problem is solved.
-    """
-
-    task: TaskLine
-    resolution: str | None
-    done: bool
-    comment: str | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +69,13 @@ class StageReport:
     `late_days` is the working days after the due date up to and including the completion date
     (0 when on time; None when the stage is not done or has no due date). The span runs from
     `span_start` (None when unknown) to `span_end`: the completion date, or the report's date.
+
+    Problems met: `problems` (tasks of a problem type or blocked during the span),
+    `risks_met` (every risk raised about the stage in the snapshots, when, and how it was
+    cleared), `slip` (what drove the slip of a late stage; None otherwise). `no_problems` is
+    the only ground for saying no problems were met: on time and never a risk nor a problem
+    task. `problems_internal_only`: there were some, but none this audience may see.
+    `action_items` are the open ones of the minutes dated in the span.
     """
 
     project_key: str
@@ -92,7 +92,12 @@ class StageReport:
     span_end: Day
     delivered: Listing[TaskLine]
     problems: tuple[ProblemLine, ...]
+    risks_met: Listing[RiskEpisodeLine]
+    slip: SlipLines | None
+    no_problems: bool
+    problems_internal_only: bool
     decisions: tuple[DecisionLine, ...]
+    action_items: Listing[ActionItemLine]
     deliverables: tuple[DeliverableLine, ...]
     risks: tuple[RiskLine, ...]
     next_stage: NextStage | None
@@ -111,7 +116,7 @@ def stage_report_context(
     calendar: WorkCalendar,
 ) -> StageReport:
     """The report of one stage at `snapshot`; `history` holds the project's earlier snapshots
-    (any order), for the tasks that were blocked during the stage."""
+    (any order): the risks the stage met, the tasks blocked and added during it."""
     order = [s.key for s in snapshot.stages]
     if stage_key not in order:
         raise KeyError(stage_key)
@@ -127,12 +132,7 @@ def stage_report_context(
 
     own = sorted((t for t in snapshot.tasks if t.stage == progress.name), key=key_order)
     completed = progress.status == "done" and progress.completed_on is not None
-    span_end = progress.completed_on if completed and progress.completed_on else today
-    if index > 0:
-        span_start = snapshot.stages[index - 1].completed_on
-    else:
-        created = [calendar.local_date(t.created) for t in own if t.created is not None]
-        span_start = min(created) if created else None
+    span_start, span_end = stage_span(snapshot, stage_key, calendar)
 
     def in_span(moment: date) -> bool:
         return (span_start is None or span_start <= moment) and moment <= span_end
@@ -143,22 +143,7 @@ def stage_report_context(
         late_days = max(1, calendar.working_days_after(progress.due, progress.completed_on))
         late_days = late_days if late else 0
 
-    own_keys = {t.key for t in own}
-    blocked_keys = {t.key for t in own if t.blocked}
-    for earlier in history:
-        if earlier.as_of <= snapshot.as_of and in_span(calendar.local_date(earlier.as_of)):
-            blocked_keys.update(t.key for t in earlier.tasks if t.blocked and t.key in own_keys)
-    problems = tuple(
-        ProblemLine(
-            task=lines.of(t),
-            resolution=source_text(t.resolution) if t.resolution else None,
-            done=t.state == "done",
-            comment=source_text(t.last_comment) if t.last_comment else None,
-        )
-        for t in own
-        if visible(t)
-        and ((t.type or "").strip().casefold() in PROBLEM_TYPES or t.key in blocked_keys)
-    )
+    met = stage_problems(snapshot, stage_key, history, audience=audience, calendar=calendar)
 
     decisions = sorted(
         (
@@ -217,7 +202,11 @@ def stage_report_context(
         span_start=span_start,
         span_end=span_end,
         delivered=Listing.of(lines.of(t) for t in own if t.state == "done" and visible(t)),
-        problems=problems,
+        problems=met.problems,
+        risks_met=met.risks,
+        slip=met.slip,
+        no_problems=met.no_problems,
+        problems_internal_only=met.internal_only,
         decisions=tuple(
             DecisionLine(
                 text=source_text(m.text),
@@ -226,6 +215,9 @@ def stage_report_context(
                 date=m.date,
             )
             for m in decisions
+        ),
+        action_items=open_action_items(
+            snapshot.minutes, today=today, show_names=not client, since=span_start, until=span_end
         ),
         deliverables=tuple(deliverables),
         risks=tuple(risk_lines.of(f) for f in sort_risks(carried)),

@@ -69,7 +69,9 @@ WORDS: dict[str, dict[str, str]] = {
         "minutes_old": "周例会纪要 2026-11-12",
         "decision": "支付采用方案 B：统一走集团支付网关，11月27日前完成联调",
         "decision_old": "登录方式沿用企业微信扫码",
-        "action": "赵强周五前提交联调方案",
+        "action": "提交支付联调方案",
+        "action_old": "确认短信服务商测试账号",
+        "action_done": "整理需求变更清单",
     },
     "en": {
         "project": "ACME Customer Portal",
@@ -114,7 +116,9 @@ WORDS: dict[str, dict[str, str]] = {
         "decision": "Payments use option B: all through the group payment gateway, "
         "integrated by 27 November",
         "decision_old": "Keep WeCom QR-code login",
-        "action": "Zhao Qiang sends the integration plan by Friday",
+        "action": "Send the payment integration plan",
+        "action_old": "Confirm the SMS vendor's test account",
+        "action_done": "List the requirement changes",
     },
 }
 
@@ -222,11 +226,28 @@ def tasks(language: str, *, today: bool) -> list[Task]:
     return found
 
 
+def _action(
+    w: dict[str, str], text: str, minutes: str, url: str, owner: str, *, due: str = "",
+    done: bool = False,
+) -> MinuteItem:  # fmt: skip
+    """An action item as the Drive source reads it from minutes dated in their title."""
+    on = day(w[minutes][-10:])
+    return MinuteItem(
+        "action", w[text], w[minutes], DRIVE + url, on, "gdrive",
+        owner=w[owner], due=day(due) if due else None, done=done,
+    )  # fmt: skip
+
+
 def drive(language: str, *, today: bool = True) -> SourcePull:
     """The Drive folder and minutes on the 20th, or on the 18th (`today=False`)."""
     w = WORDS[language]
     old_decision = MinuteItem(
         "decision", w["decision_old"], w["minutes_old"], DRIVE + "m1", day("2026-11-12"), "gdrive"
+    )
+    # The 12th's minutes: one action item overdue now, one ticked off.
+    old_actions = (
+        _action(w, "action_old", "minutes_old", "m1", "li", due="2026-11-18"),
+        _action(w, "action_done", "minutes_old", "m1", "wang", done=True),
     )
     if not today:
         return SourcePull(
@@ -234,7 +255,7 @@ def drive(language: str, *, today: bool = True) -> SourcePull:
                 Document("d1", w["doc_spec"], "gdrive", DRIVE + "d1", modified=at("2026-11-04")),
                 Document("d3", w["doc_api"], "gdrive", DRIVE + "d3", modified=at("2026-11-18")),
             ),
-            minutes=(old_decision,),
+            minutes=(old_decision, *old_actions),
         )
     return SourcePull(
         documents=(
@@ -246,10 +267,9 @@ def drive(language: str, *, today: bool = True) -> SourcePull:
             MinuteItem(
                 "decision", w["decision"], w["minutes"], DRIVE + "m2", day("2026-11-20"), "gdrive"
             ),
-            MinuteItem(
-                "action", w["action"], w["minutes"], DRIVE + "m2", day("2026-11-20"), "gdrive"
-            ),
+            _action(w, "action", "minutes", "m2", "zhao", due="2026-11-27"),
             old_decision,
+            *old_actions,
         ),
     )
 
