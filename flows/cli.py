@@ -569,7 +569,7 @@ def demo(
     with local_runs():
         run = run_demo(workdir)
     today = _document(run.today, load_config(run.workdir / "stagecast.yaml"))
-    stdout.print(f"stagecast demo: synced the board as of {YESTERDAY}, then as of {TODAY}")
+    stdout.print(f"stagecast demo: synced the board up to {YESTERDAY}, then as of {TODAY}")
     _print_summary(today)
     for project in today["projects"]:
         for event in project["events"]:

@@ -1,9 +1,10 @@
 """`stagecast demo`: the whole job on the bundled workspace, from fresh state, at pinned dates.
 
-The workspace (examples/demo) holds a board export for "today" and one for "yesterday". The demo
-syncs yesterday, then runs today's daily update, so the report has real changes to tell: a
-stage that completed overnight, work added, work newly blocked; then, as the
-`stagecast.stage.completed` event would, the completed stage's report.
+The workspace (examples/demo) holds a board export for "today" and earlier ones in `history/`,
+the last of them "yesterday". The demo syncs the earlier ones in date order, then runs today's
+daily update, so the report has real changes to tell: a stage that completed overnight, work
+added, work newly blocked; then, as the `stagecast.stage.completed` event would, the completed
+stage's report, which reads the history for the risks the stage met and what made it late.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def run_demo(workdir: Path) -> DemoRun:
     from stagecast.config import load_config
 
     config = fresh_workspace(workdir)
+    for earlier in sorted((workdir / HISTORY.parent).glob("acme-board-*.json")):
+        if earlier.name < HISTORY.name:  # the weeks before yesterday (ISO dates sort), oldest first
+            shutil.copyfile(earlier, workdir / BOARD)
+            run_flow(sync_flow, str(config), PROJECT, f"{earlier.stem[-10:]}T17:30:00+08:00")
     shutil.copyfile(workdir / HISTORY, workdir / BOARD)
     yesterday = run_flow(sync_flow, str(config), PROJECT, YESTERDAY)
     shutil.copyfile(DEMO_SOURCE / BOARD, workdir / BOARD)

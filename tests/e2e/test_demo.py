@@ -36,6 +36,25 @@ def test_demo_runs_from_fresh_state_and_fills_the_outbox(tmp_path, run_cli):
     ]:
         assert re.search(rf"{re.escape(stage)}\s.*\s{status}\b", first.stdout), stage
     assert "event stagecast.stage.completed: 设计评审" in first.stdout
+    # The stage report of 设计评审, 5 working days late, explains the slip from the history the
+    # demo syncs first (history/): the SSO review blocked on the client, two reviews added.
+    story = (outbox / "team" / "stage_report-design-review.md").read_text("utf-8")
+    assert "Finished 20 Nov, late by 5 working days (due 13 Nov)." in story
+    sso = "[p9LX5Xtz](https://trello.com/c/p9LX5Xtz) 单点登录 SSO 方案评审"
+    for line in [
+        f"{sso} (王建国) · **solved** · last comment: 评审通过",
+        f"**Blocked** · {sso} · 6 Nov to 17 Nov · unblocked",
+        "**Stage at risk** · 设计评审 · 6 Nov to 16 Nov · the stage became late",
+        "**Stage late** · 设计评审 · 16 Nov to 20 Nov · the stage was completed",
+        f"{sso} · finished 20 Nov, 5 working days late",
+        f"{sso} · blocked 7 working days (6 Nov to 17 Nov)",
+        "**Added after the stage began (from 5 tasks to 7)**",
+    ]:
+        assert line in story, line
+    told = (outbox / "client-group" / "stage_report-design-review.md").read_text("utf-8")
+    assert "p9LX5Xtz 单点登录 SSO 方案评审 · 阻塞 7 个工作日（11月6日 至 11月17日）" in told
+    assert "王建国" not in told and "长期未更新" not in told  # no names, no internal flags
+    assert "没有遇到问题" not in told
     # Fresh state each time: a second run sends again instead of finding duplicates.
     second = run_cli("demo", "--workdir", str(workdir))
     assert second.code == 0 and "duplicate" not in second.stdout
