@@ -224,7 +224,7 @@ def stage_problems(
         known,
     )
     shown = [e for e in episodes if audience_sees(e.flag, client, known)]
-    problems = tuple(_problem_line(t, lines) for t in problem_tasks if visible(t))
+    problems = tuple(problem_line(t, lines) for t in problem_tasks if visible(t))
     named = {p.task.key for p in problems}
     risks = _named(Listing.of(_episode_line(e, risk_lines, lines) for e in shown), named)
     slip = _slip_lines(snapshot, progress.name, earlier, calendar, lines, visible)
@@ -270,7 +270,8 @@ def is_problem_type(task: Task) -> bool:
     return (task.type or "").strip().casefold() in PROBLEM_TYPES
 
 
-def _problem_line(task: Task, lines: TaskLines) -> ProblemLine:
+def problem_line(task: Task, lines: TaskLines) -> ProblemLine:
+    """A problem task, how it ended and its last comment."""
     return ProblemLine(
         task=lines.of(task),
         resolution=source_text(task.resolution) if task.resolution else None,

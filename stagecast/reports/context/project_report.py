@@ -10,7 +10,8 @@ from datetime import date, datetime
 
 from stagecast.calendar import WorkCalendar
 from stagecast.config import ProjectConfig
-from stagecast.models import Document, Snapshot, StageProgress, Task
+from stagecast.models import Snapshot, StageProgress, Task
+from stagecast.reports.context.action_items import ActionItemLine, open_action_items
 from stagecast.reports.context.common import (
     Audience,
     DecisionLine,
@@ -30,13 +31,18 @@ from stagecast.reports.context.common import (
     stage_row,
     tasks_by_key,
 )
-from stagecast.reports.context.stage_report import (
-    PROBLEM_TYPES,
-    DeliverableLine,
+from stagecast.reports.context.problems import (
     ProblemLine,
+    RiskEpisodeLine,
+    stage_problems,
 )
-from stagecast.reports.escape import one_line, safe_url, source_text
+from stagecast.reports.context.stage_report import (
+    DeliverableLine,
+    deliverable_lines,
+    slip_days,
+)
 from stagecast.risks import sort_risks
+from stagecast.stage_history import blocked_tasks, scope_growth
 
 Day = date
 
@@ -59,13 +65,26 @@ class StageOutcome:
 
 
 @dataclass(frozen=True)
+class StageTrouble:
+    """What one stage met: its problem tasks and how each ended, and the risks raised and
+    cleared during it (as the stage report tells them). `internal_only` when it met
+    problems this audience may not see."""
+
+    stage: StageRow
+    problems: tuple[ProblemLine, ...]
+    risks: Listing[RiskEpisodeLine]
+    internal_only: bool
+
+
+@dataclass(frozen=True)
 class ProjectFigures:
     """The numbers a client remembers of a project.
 
     `finish_slip` is the working days the last completion came after the last due date (0 on
     time; None while stages are open or none has a due date). `blocked_days` adds up, over
-    tasks, the working days each was seen blocked between syncs. `scope_added` is the tasks
-    each stage gained after its baseline (its count in the first snapshot that had any).
+    the stages' tasks, the working days each was seen blocked. `scope_added` is the tasks each
+    stage gained after its baseline (its count in the first snapshot that had any), as the
+    stage report counts them.
     """
 
     stages: int
@@ -102,10 +121,12 @@ class ProjectReport:
     progress: Figures
     figures: ProjectFigures
     stages: tuple[StageOutcome, ...]
-    problems: Listing[ProblemLine]
+    troubles: tuple[StageTrouble, ...]
+    no_problems: bool
     decisions: tuple[DecisionLine, ...]
     open_tasks: Listing[TaskLine]
     open_risks: tuple[RiskLine, ...]
+    action_items: Listing[ActionItemLine]
     show_assignees: bool
     show_task_links: bool
 
@@ -125,9 +146,6 @@ def project_report_context(
     today = calendar.local_date(snapshot.as_of)
     lines = TaskLines(calendar, show_names=not client)
     by_key = tasks_by_key(snapshot.tasks)
-    timeline = sorted(
-        [s for s in history if s.as_of < snapshot.as_of] + [snapshot], key=lambda s: s.as_of
-    )
 
     def visible(task: Task) -> bool:
         return not (client and is_internal(task))
@@ -135,12 +153,15 @@ def project_report_context(
     stages = snapshot.stages
     completed = bool(stages) and all(s.status == "done" for s in stages)
     outcomes = tuple(_outcome(s, snapshot, lines, calendar, visible) for s in stages)
-    blocked = blocked_days(timeline, calendar)
-    problems = [
-        problem_line(t, lines)
-        for t in sorted(snapshot.tasks, key=key_order)
-        if visible(t) and (is_problem_type(t) or t.key in blocked)
-    ]
+    met = {
+        s.key: stage_problems(snapshot, s.key, history, audience=audience, calendar=calendar)
+        for s in stages
+    }
+    troubles = tuple(
+        StageTrouble(stage_row(s), m.problems, m.risks, m.internal_only)
+        for s in stages
+        if (m := met[s.key]).problems or m.risks or m.internal_only
+    )
     created = [calendar.local_date(t.created) for t in snapshot.tasks if t.created is not None]
     finished = [s.completed_on for s in stages if s.completed_on is not None]
     dues = [s.due for s in stages if s.due is not None]
@@ -161,9 +182,10 @@ def project_report_context(
         finished_on=max(finished) if completed and finished else None,
         planned_end=max(dues) if dues else None,
         progress=figures(snapshot),
-        figures=_figures(stages, outcomes, timeline, blocked, calendar, completed),
+        figures=_figures(snapshot, history, outcomes, calendar, completed),
         stages=outcomes,
-        problems=Listing.of(problems),
+        troubles=troubles,
+        no_problems=all(m.no_problems for m in met.values()),
         decisions=tuple(
             decision_line(m)
             for m in sorted(
@@ -175,6 +197,7 @@ def project_report_context(
         open_risks=tuple(
             risk_lines.of(f) for f in sort_risks(snapshot.risks) if audience_sees(f, client, by_key)
         ),
+        action_items=open_action_items(snapshot.minutes, today=today, show_names=not client),
         show_assignees=not client,
         show_task_links=not client,
     )
@@ -202,14 +225,14 @@ def _outcome(
 
 
 def _figures(
-    stages: Sequence[StageProgress],
+    snapshot: Snapshot,
+    history: Sequence[Snapshot],
     outcomes: Sequence[StageOutcome],
-    timeline: Sequence[Snapshot],
-    blocked: dict[str, int],
     calendar: WorkCalendar,
     completed: bool,
 ) -> ProjectFigures:
     """On-time stages, slips, time blocked and scope added, from the stages and the history."""
+    stages = snapshot.stages
     slips = [o.late_days for o in outcomes if o.late_days is not None]
     dues = [s.due for s in stages if s.due is not None]
     finished = [s.completed_on for s in stages if s.completed_on is not None]
@@ -217,8 +240,8 @@ def _figures(
     if completed and dues and finished:
         end, last = max(dues), max(finished)
         finish_slip = max(1, calendar.working_days_after(end, last)) if last > end else 0
-    baseline = stage_baselines(timeline)
-    final = {s.key: s.total for s in stages}
+    blocked = [b for s in stages for b in blocked_tasks(snapshot, s.name, history, calendar)]
+    scope = [scope_growth(snapshot, s.name, history, calendar) for s in stages]
     return ProjectFigures(
         stages=len(stages),
         stages_done=sum(1 for s in stages if s.status == "done"),
@@ -227,77 +250,7 @@ def _figures(
         finish_slip=finish_slip,
         late_days=sum(slips),
         blocked_tasks=len(blocked),
-        blocked_days=sum(blocked.values()),
-        baseline=sum(baseline.get(key, total) for key, total in final.items()),
-        scope_added=sum(max(0, total - baseline.get(key, total)) for key, total in final.items()),
+        blocked_days=sum(b.days for b in blocked),
+        baseline=sum(g.baseline for g in scope),
+        scope_added=sum(len(g.added) for g in scope),
     )
-
-
-def blocked_days(timeline: Sequence[Snapshot], calendar: WorkCalendar) -> dict[str, int]:
-    """Per task ever seen blocked (and not done), the working days it spent blocked.
-
-    Between two syncs a task counts as blocked for the working days after the first up to and
-    including the second when the first saw it blocked; blocked only in the latest snapshot, it
-    counts 0 days so far but is still listed. `timeline` is oldest first.
-    """
-    days: dict[str, int] = {}
-    for earlier, later in zip(timeline, [*timeline[1:], None], strict=True):
-        start = calendar.local_date(earlier.as_of)
-        end = calendar.local_date(later.as_of) if later is not None else start
-        for task in earlier.tasks:
-            if task.blocked and task.state != "done":
-                days[task.key] = days.get(task.key, 0) + calendar.working_days_after(start, end)
-    return days
-
-
-def stage_baselines(timeline: Sequence[Snapshot]) -> dict[str, int]:
-    """Each stage's task count in the first snapshot where it had any (SPEC §5's baseline)."""
-    found: dict[str, int] = {}
-    for snapshot in timeline:
-        for stage in snapshot.stages:
-            if stage.key not in found and stage.total > 0:
-                found[stage.key] = stage.total
-    return found
-
-
-def is_problem_type(task: Task) -> bool:
-    """A Bug, Problem, Incident, Impediment or 问题: a problem by nature (SPEC §7)."""
-    return (task.type or "").strip().casefold() in PROBLEM_TYPES
-
-
-def problem_line(task: Task, lines: TaskLines) -> ProblemLine:
-    """A problem task, how it ended and its last comment."""
-    return ProblemLine(
-        task=lines.of(task),
-        resolution=source_text(task.resolution) if task.resolution else None,
-        done=task.state == "done",
-        comment=source_text(task.last_comment) if task.last_comment else None,
-    )
-
-
-def slip_days(stage: StageProgress, calendar: WorkCalendar) -> int | None:
-    """Working days after the due date up to and including the completion (at least 1 when
-    late, 0 on time); None when the stage is not done or has no due date (SPEC §7)."""
-    if stage.status != "done" or stage.due is None or stage.completed_on is None:
-        return None
-    if stage.completed_on <= stage.due:
-        return 0
-    return max(1, calendar.working_days_after(stage.due, stage.completed_on))
-
-
-def deliverable_lines(
-    stage: StageProgress, documents: Sequence[Document]
-) -> tuple[DeliverableLine, ...]:
-    """The stage's required documents, each with the shared file that delivers it (if any)."""
-    lines = []
-    for name in stage.required_docs:
-        found = next((d for d in documents if name.casefold() in d.name.casefold()), None)
-        lines.append(
-            DeliverableLine(
-                name=one_line(name),
-                present=found is not None,
-                document=source_text(found.name) if found else None,
-                url=safe_url(found.url) if found else None,
-            )
-        )
-    return tuple(lines)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from stagecast.calendar import WorkCalendar
 from stagecast.config import ProjectConfig
-from stagecast.models import Snapshot, Task
+from stagecast.models import Document, Snapshot, StageProgress, Task
 from stagecast.reports.context.action_items import ActionItemLine, open_action_items
 from stagecast.reports.context.common import (
     Audience,
@@ -21,6 +21,7 @@ from stagecast.reports.context.common import (
     TaskLine,
     TaskLines,
     audience_sees,
+    decision_line,
     header,
     is_internal,
     key_order,
@@ -137,12 +138,6 @@ def stage_report_context(
     def in_span(moment: date) -> bool:
         return (span_start is None or span_start <= moment) and moment <= span_end
 
-    late_days: int | None = None
-    if completed and progress.due is not None and progress.completed_on is not None:
-        late = progress.completed_on > progress.due
-        late_days = max(1, calendar.working_days_after(progress.due, progress.completed_on))
-        late_days = late_days if late else 0
-
     met = stage_problems(snapshot, stage_key, history, audience=audience, calendar=calendar)
 
     decisions = sorted(
@@ -153,18 +148,6 @@ def stage_report_context(
         ),
         key=lambda m: (m.date is None, m.date or date.min),
     )
-
-    deliverables = []
-    for name in progress.required_docs:
-        found = next((d for d in snapshot.documents if name.casefold() in d.name.casefold()), None)
-        deliverables.append(
-            DeliverableLine(
-                name=one_line(name),
-                present=found is not None,
-                document=source_text(found.name) if found else None,
-                url=safe_url(found.url) if found else None,
-            )
-        )
 
     risk_lines = RiskLines(lines, today, calendar, {s.name: s for s in snapshot.stages}, by_key, {})
     carried = [
@@ -198,7 +181,7 @@ def stage_report_context(
         ),
         stage=stage_row(progress),
         completed=completed,
-        late_days=late_days,
+        late_days=slip_days(progress, calendar),
         span_start=span_start,
         span_end=span_end,
         delivered=Listing.of(lines.of(t) for t in own if t.state == "done" and visible(t)),
@@ -207,21 +190,42 @@ def stage_report_context(
         slip=met.slip,
         no_problems=met.no_problems,
         problems_internal_only=met.internal_only,
-        decisions=tuple(
-            DecisionLine(
-                text=source_text(m.text),
-                document=source_text(m.document),
-                url=safe_url(m.url),
-                date=m.date,
-            )
-            for m in decisions
-        ),
+        decisions=tuple(map(decision_line, decisions)),
         action_items=open_action_items(
             snapshot.minutes, today=today, show_names=not client, since=span_start, until=span_end
         ),
-        deliverables=tuple(deliverables),
+        deliverables=deliverable_lines(progress, snapshot.documents),
         risks=tuple(risk_lines.of(f) for f in sort_risks(carried)),
         next_stage=next_stage,
         show_assignees=not client,
         show_task_links=not client,
     )
+
+
+def slip_days(stage: StageProgress, calendar: WorkCalendar) -> int | None:
+    """Working days after the due date up to and including the completion (at least 1 when
+    late, 0 on time); None when the stage is not done or has no due date (SPEC §7)."""
+    if stage.status != "done" or stage.due is None or stage.completed_on is None:
+        return None
+    if stage.completed_on <= stage.due:
+        return 0
+    return max(1, calendar.working_days_after(stage.due, stage.completed_on))
+
+
+def deliverable_lines(
+    stage: StageProgress, documents: Sequence[Document]
+) -> tuple[DeliverableLine, ...]:
+    """The stage's required documents, each with the shared file that delivers it (if any):
+    a file whose name contains the required name, case-insensitive (SPEC §5)."""
+    lines = []
+    for name in stage.required_docs:
+        found = next((d for d in documents if name.casefold() in d.name.casefold()), None)
+        lines.append(
+            DeliverableLine(
+                name=one_line(name),
+                present=found is not None,
+                document=source_text(found.name) if found else None,
+                url=safe_url(found.url) if found else None,
+            )
+        )
+    return tuple(lines)

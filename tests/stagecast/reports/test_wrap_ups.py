@@ -236,7 +236,18 @@ def test_the_wrap_up_of_a_finished_project() -> None:
     # Build had 9 tasks at its baseline and ended with 11.
     assert (f.baseline, f.scope_added) == (19, 2)
     assert report.open_tasks.count == 0
-    assert [p.task.key for p in report.problems.items] == ["PORTAL-9", "PORTAL-21"]
+    # The problems of the whole project, stage by stage, as the stage reports tell them.
+    design, build = report.troubles
+    assert [p.task.key for p in design.problems] == ["PORTAL-9"]
+    assert ("blocked", "PORTAL-9", "done") in {
+        (e.risk.code, e.risk.subject, e.cleared_by) for e in design.risks.items
+    }
+    assert ("blocked", "PORTAL-21", day("2026-11-20")) in {
+        (e.risk.code, e.risk.subject, e.cleared) for e in build.risks.items
+    }
+    assert not report.no_problems
+    # Open action items of the minutes are handed over too.
+    assert [a.owner for a in report.action_items.items] == ["Li Na", "Zhao Qiang"]
 
 
 def test_a_wrap_up_asked_for_early_says_so_and_lists_what_is_open() -> None:
