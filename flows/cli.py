@@ -563,7 +563,7 @@ def demo(
     """Run the whole pipeline on the bundled demo workspace at its pinned date, from fresh state."""
     _setup_logging()
     started = time.perf_counter()
-    from flows.demo import TODAY, YESTERDAY, run_demo
+    from flows.demo import TODAY, WRAP_UP_DAY, YESTERDAY, run_demo
 
     stderr.print(f"Building the demo workspace in {workdir} …", highlight=False)
     with local_runs():
@@ -575,8 +575,16 @@ def demo(
         for event in project["events"]:
             about = event.get("stage") or f"{event.get('code')} {event.get('subject')}"
             stdout.print(f"  event {event['type']}: {about}", markup=False)
+    stdout.print(f"Then as of {WRAP_UP_DAY} the last stage completes:")
+    for event in run.wrap_up.projects[0].events:
+        about = event.payload.get("stage") or event.payload["project"]
+        stdout.print(f"  event {event.type}: {about}", markup=False)
     stdout.print("Reports in the outbox:")
     for path in run.reports:
+        if path.suffix != ".png":
+            stdout.print(f"  {_shown(path)}", markup=False, highlight=False, soft_wrap=True)
+    stdout.print("Burn-up charts (beside the HTML that shows them):")
+    for path in run.charts:
         stdout.print(f"  {_shown(path)}", markup=False, highlight=False, soft_wrap=True)
     elapsed = time.perf_counter() - started
     config = _shown(run.workdir / "stagecast.yaml")

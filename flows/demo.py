@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from stagecast.changes import PROJECT_COMPLETED, STAGE_COMPLETED
 from stagecast.output import RunResult
 
 # The checkout's `examples/demo`; an installed wheel carries it as `flows/demo_workspace/`.
@@ -32,12 +33,19 @@ WRAP_UP = Path("wrap-up") / "acme-board-2026-12-18.json"
 
 @dataclass(frozen=True)
 class DemoRun:
-    """What the demo did: yesterday's sync, today's daily update, and the files it wrote."""
+    """What the demo did: yesterday's sync, today's daily update, the sync a month on in which
+    the project completes, and the files it wrote."""
 
     workdir: Path
     yesterday: RunResult
     today: RunResult
+    wrap_up: RunResult
     reports: list[Path]
+
+    @property
+    def charts(self) -> list[Path]:
+        """The burn-up charts written beside the HTML reports."""
+        return [p for p in self.reports if p.suffix == ".png"]
 
 
 def fresh_workspace(workdir: Path) -> Path:
@@ -49,11 +57,13 @@ def fresh_workspace(workdir: Path) -> Path:
 
 
 def run_demo(workdir: Path) -> DemoRun:
-    """Sync yesterday's board, then sync today's and deliver the daily update to the outbox."""
+    """Sync the earlier boards, then today's: the daily update, the stage report of the stage
+    that completed, the weekly update; then a month on, the last stage done: the stage reports
+    and the project wrap-up. Everything goes to the outbox."""
     from flows.daily_update import daily_update_flow
     from flows.runtime import run_flow
-    from flows.stage_report import stage_report_flow
     from flows.sync import sync_flow
+    from flows.weekly_update import weekly_update_flow
     from stagecast.config import load_config
 
     config = fresh_workspace(workdir)
@@ -65,12 +75,28 @@ def run_demo(workdir: Path) -> DemoRun:
     yesterday = run_flow(sync_flow, str(config), PROJECT, YESTERDAY)
     shutil.copyfile(DEMO_SOURCE / BOARD, workdir / BOARD)
     today = run_flow(daily_update_flow, str(config), PROJECT, TODAY)
-    for event in today.projects[0].events:
-        if event.type == "stagecast.stage.completed":  # what the event trigger does
-            run_flow(stage_report_flow, str(config), PROJECT, event.payload["stage"], TODAY)
+    _as_triggered(config, today, TODAY)
+    run_flow(weekly_update_flow, str(config), PROJECT, TODAY)  # it is a Friday
+    shutil.copyfile(workdir / WRAP_UP, workdir / BOARD)
+    wrap_up = run_flow(sync_flow, str(config), PROJECT, WRAP_UP_DAY)
+    _as_triggered(config, wrap_up, WRAP_UP_DAY)
     outbox = load_config(config).outbox
     reports = sorted(p for p in outbox.rglob("*") if p.is_file() and _shown(p, outbox))
-    return DemoRun(workdir, yesterday, today, reports)
+    return DemoRun(workdir, yesterday, today, wrap_up, reports)
+
+
+def _as_triggered(config: Path, result: RunResult, as_of: str) -> None:
+    """What the deployments' event triggers do: a stage report per completed stage, then the
+    wrap-up when the project completed."""
+    from flows.project_report import project_report_flow
+    from flows.runtime import run_flow
+    from flows.stage_report import stage_report_flow
+
+    for event in result.projects[0].events:
+        if event.type == STAGE_COMPLETED:
+            run_flow(stage_report_flow, str(config), PROJECT, event.payload["stage"], as_of)
+    if any(e.type == PROJECT_COMPLETED for e in result.projects[0].events):
+        run_flow(project_report_flow, str(config), PROJECT, as_of)
 
 
 def _shown(path: Path, outbox: Path) -> bool:

@@ -201,7 +201,17 @@ def _episode(
     before, after = ordered[end - 1], ordered[end]
     task = _task(after, flag.subject) or _task(before, flag.subject)
     how = _how_cleared(flag, before, after)
-    return RiskEpisode(flag, raised, calendar.local_date(after.as_of), how, task)
+    cleared = calendar.local_date(after.as_of)
+    # Syncs can be days apart: when the source says when it ended, that is when.
+    ended: date | None = None
+    if how == "done" and task is not None and task.done_at is not None:
+        ended = calendar.local_date(task.done_at)
+    elif how == "stage_done":
+        stage = _stage(after, flag.stage or flag.subject)
+        ended = stage.completed_on if stage is not None else None
+    if ended is not None:
+        cleared = max(raised, min(cleared, ended))
+    return RiskEpisode(flag, raised, cleared, how, task)
 
 
 def _task(snapshot: Snapshot, key: str) -> Task | None:
@@ -220,7 +230,7 @@ def _how_cleared(flag: RiskFlag, before: Snapshot, after: Snapshot) -> Clearance
         name = flag.stage or flag.subject
         return _stage_cleared(flag.code, _stage(before, name), _stage(after, name))
     if flag.code == "missing_deliverable":
-        document = flag.subject.removeprefix(f"{flag.stage}/").casefold()
+        document = (flag.document or flag.subject.removeprefix(f"{flag.stage}/")).casefold()
         if document and any(document in d.name.casefold() for d in after.documents):
             return "document_added"
     return "no_longer_applies"
@@ -297,11 +307,19 @@ def _blocked_spells(
         if blocked and start is None:
             start = moment
         elif not blocked and start is not None:
-            spells.append((start, moment))
+            spells.append((start, _unblocked_on(task, start, moment, calendar)))
             start = None
     if start is not None:
         spells.append((start, None))
     return spells
+
+
+def _unblocked_on(task: Task | None, start: date, seen: date, calendar: WorkCalendar) -> date:
+    """When a blocked spell ended: the sync that saw it over, or, when that sync found the task
+    done, the day it was done (syncs can be days apart; the tracker knows)."""
+    if task is None or task.state != "done" or task.done_at is None:
+        return seen
+    return max(start, min(seen, calendar.local_date(task.done_at)))
 
 
 def _spell_days(start: date, end: date | None, today: date, calendar: WorkCalendar) -> int:

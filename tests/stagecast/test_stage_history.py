@@ -271,3 +271,24 @@ def test_slip_drivers_only_for_a_late_stage():
 )
 def test_stage_is_late(progress, late):
     assert stage_is_late(progress) is late
+
+
+def test_a_task_found_done_after_a_gap_in_the_syncs_ended_on_its_done_date():
+    # Synced Monday the 16th with the task blocked, then not again until Friday the 27th,
+    # which finds it done on Wednesday the 18th: blocked Mon–Tue, the flag cleared on the 18th.
+    blocked = card("D-1", blocked=True)
+    done = card("D-1", "done", done="2026-11-18 10:00")
+    history = [
+        shot("2026-11-16", (blocked,), (flag("blocked", "D-1"),)),
+        shot("2026-11-27", (done,)),
+    ]
+    (spell,) = blocked_tasks(history[-1], STAGE, history, CAL)
+    assert (spell.since, spell.until, spell.days) == (day("2026-11-16"), day("2026-11-18"), 2)
+    (episode,) = risk_episodes(history[-1], STAGE, history, CAL)
+    assert (episode.cleared, episode.cleared_by) == (day("2026-11-18"), "done")
+    # A done date before the spell began (a clock skew, a back-dated resolution) never makes
+    # the spell end before it started.
+    early = replace(done, done_at=at("2026-11-10 10:00"))
+    history[-1] = shot("2026-11-27", (early,))
+    (spell,) = blocked_tasks(history[-1], STAGE, history, CAL)
+    assert spell.until == day("2026-11-16") and spell.days == 1

@@ -230,17 +230,18 @@ def test_the_wrap_up_of_a_finished_project() -> None:
     assert [o.late_days for o in report.stages] == [0, 5, 1]
     assert (f.stages, f.stages_done, f.on_time, f.late, f.late_days) == (3, 3, 1, 2, 6)
     assert f.finish_slip == 1
-    # PORTAL-9 was blocked on the 20th and unblocked by the next sync, on 8 December:
-    # 12 working days; PORTAL-21 blocked on the 19th, done on the 20th: 1.
-    assert f.blocked_tasks == 2 and f.blocked_days == 13
+    # PORTAL-9 was blocked from the 20th until it was done on the 25th (the next sync, on
+    # 8 December, found it done: the tracker says when): 20, 23, 24 November, 3 working days;
+    # PORTAL-21 blocked on the 19th, done on the 20th: 1.
+    assert f.blocked_tasks == 2 and f.blocked_days == 4
     # Build had 9 tasks at its baseline and ended with 11.
     assert (f.baseline, f.scope_added) == (19, 2)
     assert report.open_tasks.count == 0
     # The problems of the whole project, stage by stage, as the stage reports tell them.
     design, build = report.troubles
     assert [p.task.key for p in design.problems] == ["PORTAL-9"]
-    assert ("blocked", "PORTAL-9", "done") in {
-        (e.risk.code, e.risk.subject, e.cleared_by) for e in design.risks.items
+    assert ("blocked", "PORTAL-9", "done", day("2026-11-25")) in {
+        (e.risk.code, e.risk.subject, e.cleared_by, e.cleared) for e in design.risks.items
     }
     assert ("blocked", "PORTAL-21", day("2026-11-20")) in {
         (e.risk.code, e.risk.subject, e.cleared) for e in build.risks.items
