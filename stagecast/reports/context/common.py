@@ -8,7 +8,7 @@ here and escaped for a format only by the renderer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -291,17 +291,11 @@ class TaskLines:
 @dataclass(frozen=True)
 class RiskLines:
     """Risk flags as report lines: the flag's facts as it carries them, and for a task flag
-    the task's line (from this snapshot, else the one it is compared with).
-
-    `today`, `calendar` and `stages` are no longer read: the flag carries its facts.
-    """
+    the task's line (from this snapshot, else from `before`: the one it is compared with)."""
 
     lines: TaskLines
-    today: date
-    calendar: WorkCalendar
-    stages: Mapping[str, StageProgress]
     tasks: Mapping[str, Task]
-    before: Mapping[str, Task]
+    before: Mapping[str, Task] = field(default_factory=dict)
 
     def of(self, flag: RiskFlag) -> RiskLine:
         line = RiskLine(
@@ -344,14 +338,17 @@ def changed_documents(
         if since is None or (d.modified is not None and d.modified > since.as_of)
     ]
     changed.sort(key=lambda d: (d.modified is None, newest_first(d.modified), natural(d.name)))
-    return [
-        DocumentLine(
-            name=source_text(d.name),
-            url=safe_url(d.url),
-            modified=d.modified.astimezone(calendar.tz) if d.modified is not None else None,
-        )
-        for d in changed
-    ]
+    return [document_line(d, calendar) for d in changed]
+
+
+def document_line(document: Document, calendar: WorkCalendar) -> DocumentLine:
+    """A shared file as a report lists it: its name, link, and when it changed (local time)."""
+    modified = document.modified
+    return DocumentLine(
+        name=source_text(document.name),
+        url=safe_url(document.url),
+        modified=modified.astimezone(calendar.tz) if modified is not None else None,
+    )
 
 
 def newest_first(moment: datetime | None) -> float:

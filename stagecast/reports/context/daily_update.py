@@ -113,9 +113,7 @@ def daily_update_context(
         ),
         key=lambda t: (calendar.local_date(t.due) if t.due else today, natural(t.key)),
     )
-    risk_lines = RiskLines(
-        lines, today, calendar, {s.name: s for s in snapshot.stages}, by_key, before
-    )
+    risk_lines = RiskLines(lines, by_key, before)
 
     known = {**before, **by_key}
 

@@ -215,14 +215,7 @@ def stage_problems(
 
     problem_tasks = _problem_tasks(snapshot, progress, stage_key, ordered, calendar)
     episodes = risk_episodes(snapshot, progress.name, earlier, calendar)
-    risk_lines = RiskLines(
-        lines,
-        calendar.local_date(snapshot.as_of),
-        calendar,
-        {s.name: s for s in snapshot.stages},
-        tasks_by_key(snapshot.tasks),
-        known,
-    )
+    risk_lines = RiskLines(lines, tasks_by_key(snapshot.tasks), known)
     shown = [e for e in episodes if audience_sees(e.flag, client, known)]
     problems = tuple(problem_line(t, lines) for t in problem_tasks if visible(t))
     named = {p.task.key for p in problems}

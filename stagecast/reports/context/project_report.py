@@ -166,7 +166,7 @@ def project_report_context(
     finished = [s.completed_on for s in stages if s.completed_on is not None]
     dues = [s.due for s in stages if s.due is not None]
     open_tasks = (t for t in sorted(snapshot.tasks, key=key_order) if t.state != "done")
-    risk_lines = RiskLines(lines, today, calendar, {s.name: s for s in stages}, by_key, {})
+    risk_lines = RiskLines(lines, by_key)
     period = "project" if completed else f"project@{today.isoformat()}"
     return ProjectReport(
         **header(

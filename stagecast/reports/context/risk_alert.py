@@ -72,11 +72,10 @@ def risk_alert_context(
 ) -> RiskAlert:
     """The alert for `flag`, raised in `snapshot`; `history` dates when it was raised."""
     client = audience == "client"
-    today = calendar.local_date(snapshot.as_of)
     lines = TaskLines(calendar, show_names=not client)
     by_key = tasks_by_key(snapshot.tasks)
     stages = {s.name: s for s in snapshot.stages}
-    line = RiskLines(lines, today, calendar, stages, by_key, {}).of(flag)
+    line = RiskLines(lines, by_key).of(flag)
 
     task = by_key.get(flag.subject) if flag.code in TASK_CODES else None
     internal_task = client and task is not None and is_internal(task)

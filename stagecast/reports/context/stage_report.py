@@ -149,7 +149,7 @@ def stage_report_context(
         key=lambda m: (m.date is None, m.date or date.min),
     )
 
-    risk_lines = RiskLines(lines, today, calendar, {s.name: s for s in snapshot.stages}, by_key, {})
+    risk_lines = RiskLines(lines, by_key)
     carried = [
         f
         for f in snapshot.risks

@@ -25,6 +25,7 @@ from stagecast.reports.context.common import (
     TaskLines,
     audience_sees,
     decision_line,
+    document_line,
     figures,
     header,
     is_internal,
@@ -34,7 +35,7 @@ from stagecast.reports.context.common import (
     stage_row,
     tasks_by_key,
 )
-from stagecast.reports.escape import safe_url, source_text
+from stagecast.reports.escape import source_text
 from stagecast.risks import sort_risks
 
 Day = date  # `WeeklyUpdate.date` is a field; its annotations need the type by another name
@@ -198,14 +199,7 @@ def _week_risks(
         **tasks_by_key(t for s in earlier[-1:] for t in s.tasks),
         **tasks_by_key(snapshot.tasks),
     }
-    risk_lines = RiskLines(
-        lines,
-        calendar.local_date(snapshot.as_of),
-        calendar,
-        {s.name: s for s in snapshot.stages},
-        tasks_by_key(snapshot.tasks),
-        known,
-    )
+    risk_lines = RiskLines(lines, tasks_by_key(snapshot.tasks), known)
 
     def shown(flags: Sequence[RiskFlag]) -> tuple[RiskLine, ...]:
         return tuple(risk_lines.of(f) for f in sort_risks(flags) if audience_sees(f, client, known))
@@ -241,11 +235,4 @@ def _week_documents(
         if d.modified is not None and start <= calendar.local_date(d.modified) <= end
     ]
     changed.sort(key=lambda d: (newest_first(d.modified), natural(d.name)))
-    return [
-        DocumentLine(
-            name=source_text(d.name),
-            url=safe_url(d.url),
-            modified=d.modified.astimezone(calendar.tz) if d.modified is not None else None,
-        )
-        for d in changed
-    ]
+    return [document_line(d, calendar) for d in changed]
