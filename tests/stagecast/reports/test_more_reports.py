@@ -459,3 +459,25 @@ def test_a_stage_report_lists_its_deliverables_with_or_without_a_key(key: str | 
         ("UI spec", True),
         ("API doc", False),
     ]
+
+
+def test_the_charter_tells_the_weekly_update_and_the_wrap_up() -> None:
+    base = charter_project("en")
+    reports = base.reports.model_copy(
+        update={
+            "weekly_update": base.reports.daily_update.model_copy(  # type: ignore[union-attr]
+                update={"cron": "0 17 * * fri"}
+            ),
+            "project_report": base.reports.stage_report,
+        }
+    )
+    project = base.model_copy(update={"reports": reports})
+    for language, weekly, wrap_up in [
+        ("en", "Weekly update: Friday at 17:00", "Project wrap-up: when the last stage completes"),
+        ("zh-CN", "周报：周五 17:00", "项目总结：最后一个阶段完成时"),
+    ]:
+        context = charter_context(
+            project, audience="client", language=language, calendar=calendar_for(project)
+        )
+        text = render_report("charter", context, language=language, audience="client").text
+        assert weekly in text and wrap_up in text
