@@ -426,21 +426,26 @@ class StateStore:
         *,
         expect: str | Collection[str] | None = None,
         owner: str | None = None,
+        unchanged_since: datetime | None = None,
         **fields: Any,
     ) -> LedgerEntry:
         """Move a delivery to `status`, updating `fields` too.
 
+        The row is locked (`SELECT … FOR UPDATE`; SQLite: the write lock taken at BEGIN) before
+        it is checked, so the check and the move are one step however many workers try at once.
         With `expect`, the move happens only from those states (else `LedgerConflict`), so two
         workers cannot both claim a delivery for sending. With `owner`, only the holder of the
-        claim may move it. A move the ledger's rules do not allow
-        (`stagecast.ledger.TRANSITIONS`) is a `LedgerConflict` too.
+        claim may move it. With `unchanged_since` (the `updated_at` the caller read), only if
+        nobody changed it since: a decision made on what the caller read is not applied to a
+        delivery another worker has moved on (and back) in the meantime. A move the ledger's
+        rules do not allow (`stagecast.ledger.TRANSITIONS`) is a `LedgerConflict` too.
         """
         values = {**_ledger_fields(fields), "status": _check_status(status), "updated_at": _now()}
         allowed = {expect} if isinstance(expect, str) else expect
         where = deliveries.c.id == id
         with self._writer.begin() as conn:
             row = conn.execute(
-                sa.select(deliveries.c.status, deliveries.c.claimed_by)
+                sa.select(deliveries.c.status, deliveries.c.claimed_by, deliveries.c.updated_at)
                 .where(where)
                 .with_for_update()
             ).first()
@@ -451,21 +456,30 @@ class StateStore:
                 raise LedgerConflict(f"delivery {id} is claimed by {row.claimed_by}, not {owner}")
             if allowed is not None and current not in allowed:
                 raise LedgerConflict(f"delivery {id} is {current}, not {'/'.join(allowed)}")
+            if unchanged_since is not None and row.updated_at != unchanged_since:
+                raise LedgerConflict(f"delivery {id} changed since it was read")
             if not may_move(current, status):
                 raise LedgerConflict(f"delivery {id} cannot go from {current} to {status}")
             conn.execute(deliveries.update().where(where).values(values))
             return _entry(conn.execute(sa.select(deliveries).where(where)).one())
 
     def claim(
-        self, id: str, *, expect: str | Collection[str], lease: timedelta, **fields: Any
+        self,
+        id: str,
+        *,
+        expect: str | Collection[str],
+        lease: timedelta,
+        unchanged_since: datetime | None = None,
+        **fields: Any,
     ) -> LedgerEntry:
         """Take a delivery for sending: `sending`, owned by this process until `lease` from now
         unless renewed (`part_leaving`, `part_delivered`). Raises `LedgerConflict` when another
-        run got there first."""
+        run got there first (or, with `unchanged_since`, changed it since the caller read it)."""
         return self.set_status(
             id,
             "sending",
             expect=expect,
+            unchanged_since=unchanged_since,
             claimed_by=claim_owner(),
             lease_until=_now() + lease,
             in_flight=None,

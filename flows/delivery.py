@@ -109,6 +109,8 @@ def deliver(store: StateStore, request: DeliveryRequest) -> DeliveryOutcome:
     else:
         redone = _redecide(store, entry, request, decision)
         if redone is None:
+            # Another run may have taken it since we read it: say what it is now, not then.
+            entry = store.delivery(entry.id) or entry
             return outcome_of(entry, "duplicate" if entry.status == "sent" else None)
         entry = redone
     if entry.status != "sending":
@@ -512,8 +514,14 @@ def deliver_if_due(
         return None
     lease = lease_of(config)
     try:
+        # Only the delivery as read: one another worker tried meanwhile (and failed, for good
+        # or with a back-off) is not tried again on the strength of the old reading.
         claimed = store.claim(
-            entry.id, expect=entry.status, lease=lease, config_hash=channel_hash(channel)
+            entry.id,
+            expect=entry.status,
+            lease=lease,
+            unchanged_since=entry.updated_at,
+            config_hash=channel_hash(channel),
         )
     except LedgerConflict:
         return None  # another worker took it

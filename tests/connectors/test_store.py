@@ -379,6 +379,21 @@ def test_set_status_updates_fields_and_validates(store: StateStore) -> None:
     assert store.delivery(d.id) == sent
 
 
+def test_a_claim_on_a_stale_reading_is_refused(store: StateStore) -> None:
+    """A worker read a failure due again; meanwhile another worker tried it and it failed for
+    good: the first worker's claim, made on its old reading, is refused."""
+    read = store.record_delivery(entry(status="failed", retryable=True))
+    lease = timedelta(minutes=10)
+    store.claim(read.id, expect="failed", lease=lease, unchanged_since=read.updated_at)
+    store.set_status(read.id, "failed", expect="sending", retryable=False)
+    with pytest.raises(LedgerConflict, match="changed since it was read"):
+        store.claim(read.id, expect="failed", lease=lease, unchanged_since=read.updated_at)
+    again = store.delivery(read.id)
+    assert (again.status, again.retryable) == ("failed", False)
+    claimed = store.claim(read.id, expect="failed", lease=lease, unchanged_since=again.updated_at)
+    assert claimed.status == "sending"
+
+
 def test_every_ledger_state_is_storable(store: StateStore) -> None:
     for status in sorted(LEDGER_STATES):
         d = store.record_delivery(entry(period=status, status=status, last_error=status))
