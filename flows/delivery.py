@@ -102,9 +102,12 @@ def deliver(store: StateStore, request: DeliveryRequest) -> DeliveryOutcome:
     if not request.force and (earlier := _sent_per_outbox(store, fresh, request.context)):
         return outcome_of(earlier, "duplicate")
     entry = store.record_delivery(fresh)
-    if entry.id != fresh.id and entry.status == "sending":
+    # Ours when our row went in: the same id and the same claimant (two racers drawing the same
+    # short id, one in 16 million, must not both think they inserted).
+    mine = entry.id == fresh.id and entry.claimed_by == fresh.claimed_by
+    if not mine and entry.status == "sending":
         entry = _recovered(store, entry)
-    if entry.id == fresh.id:
+    if mine:
         _expire_older(store, entry)
     else:
         redone = _redecide(store, entry, request, decision)
