@@ -59,6 +59,7 @@ __all__ = [
     "FileChannelConfig",
     "GdriveSourceConfig",
     "JiraSourceConfig",
+    "ListenConfig",
     "ProjectConfig",
     "ReportRule",
     "ReportsConfig",
@@ -94,7 +95,7 @@ REPORT_KINDS = (
 SCHEDULED_KINDS = ("daily_update", "weekly_update")
 
 # Fields whose value may be a secret: their input is never quoted back in a message.
-SECRET_FIELDS = frozenset({"token", "password", "webhook", "secret", "key"})
+SECRET_FIELDS = frozenset({"token", "password", "webhook", "secret", "key", "webhook_secret"})
 
 Loc = tuple[str | int, ...]
 # A located problem found by a model's own checks: (loc below the model, message, related loc).
@@ -587,6 +588,37 @@ class DeliveryConfig(_Model):
     claim_timeout_s: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] = 600
 
 
+def _public_base(value: str) -> str:
+    """A base URL that paths are appended to: no query or fragment to append them after."""
+    parts = urlsplit(value)
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise PydanticCustomError(
+            "public_url",
+            "expected a base URL without ?query or #fragment, like https://ops.example",
+        )
+    return value
+
+
+class ListenConfig(_Model):
+    """`stagecast listen`: where the vendors reach it, and how a burst of changes is gathered."""
+
+    # What Trello signs (with `/webhooks/trello` appended): the address as Trello calls it,
+    # in front of any reverse proxy, not the one `listen` binds to.
+    public_url: Annotated[HttpUrlText, AfterValidator(_public_base)] | None = None
+    # A project's sync starts once its webhooks have been quiet this long (a burst of card
+    # moves makes one sync), but never later than `max_wait_seconds` after the first of them.
+    debounce_seconds: Annotated[float, Field(ge=0, le=300, allow_inf_nan=False)] = 5.0
+    max_wait_seconds: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = 30.0
+
+    @model_validator(mode="after")
+    def _wait_covers_debounce(self) -> ListenConfig:
+        """A cap shorter than the quiet time would make the quiet time meaningless."""
+        if self.max_wait_seconds < self.debounce_seconds:
+            message = "must be at least debounce_seconds"
+            _fail([(("max_wait_seconds",), message, None)])
+        return self
+
+
 class Contact(_Model):
     """Someone the client may reach, shown in the charter report."""
 
@@ -659,6 +691,8 @@ class JiraSourceConfig(_SourceBase):
     stage_field: Literal["fixVersion", "sprint", "epic", "label"] = "fixVersion"
     max_concurrency: Concurrency = 8
     timeout_seconds: Seconds = 30.0
+    # The Secret of the Jira admin webhook pointing at `stagecast listen`: Jira signs with it.
+    webhook_secret: SecretRef | None = None
 
 
 class TrelloSourceConfig(_SourceBase):
@@ -673,6 +707,9 @@ class TrelloSourceConfig(_SourceBase):
     lists: TrelloLists = Field(default_factory=TrelloLists)
     max_concurrency: Concurrency = 8
     timeout_seconds: Seconds = 30.0
+    # The API key's secret (Trello's Power-Up admin, "API key" tab): Trello signs webhooks with
+    # it, over the body and the callback URL under `listen.public_url`.
+    webhook_secret: SecretRef | None = None
 
 
 class TrelloExportSourceConfig(_SourceBase):
@@ -1105,6 +1142,7 @@ class Config(_Model):
     outbox: RelPath = Field(Path(".stagecast/outbox"), validate_default=True)
     templates: TemplatesDir | None = None
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    listen: ListenConfig = Field(default_factory=ListenConfig)
     projects: Annotated[list[ProjectConfig], Field(min_length=1)]
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -1140,15 +1178,37 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Config:
-        """Project keys are unique; secrets learn their paths for resolve errors."""
+        """Project keys are unique; Trello's webhook signatures have the URL they cover;
+        secrets learn their paths for resolve errors."""
         _fail(
-            _duplicates(
-                [p.key for p in self.projects], lambda i: ("projects", i, "key"), "project key"
-            )
+            [
+                *_duplicates(
+                    [p.key for p in self.projects], lambda i: ("projects", i, "key"), "project key"
+                ),
+                *_unsigned_trello_webhooks(self),
+            ]
         )
         self._base_dir = Path(_context(info, "base_dir") or Path.cwd())
         _locate_secrets(self, ())
         return self
+
+
+def _unsigned_trello_webhooks(config: Config) -> list[Problem]:
+    """Trello signs the callback URL with the body: without `listen.public_url` no signature
+    could be checked, and `listen` would refuse every Trello webhook."""
+    if config.listen.public_url is not None:
+        return []
+    return [
+        (
+            ("projects", i, "sources", j, "webhook_secret"),
+            "Trello signs the callback URL too: set listen.public_url (the https address "
+            "Trello calls, e.g. https://ops.example)",
+            None,
+        )
+        for i, project in enumerate(config.projects)
+        for j, source in enumerate(project.sources)
+        if isinstance(source, TrelloSourceConfig) and source.webhook_secret is not None
+    ]
 
 
 def _is_timezone(value: str) -> bool:

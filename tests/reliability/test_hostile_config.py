@@ -40,6 +40,7 @@ from stagecast.config import (
     EmailChannelConfig,
     GdriveSourceConfig,
     JiraSourceConfig,
+    ListenConfig,
     RiskConfig,
     SmtpConfig,
     SyncConfig,
@@ -103,6 +104,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     (folder / "acme-templates").mkdir()
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     data["delivery"] = {"claim_timeout_s": 600}
+    data["listen"] = {"public_url": "https://ops.example", "debounce_seconds": 5}
+    data["listen"]["max_wait_seconds"] = 30
     project = data["projects"][0]
     project["sources"][0]["timeout_seconds"] = 30
     project["channels"][0]["approval_timeout"] = "24h"
@@ -281,6 +284,7 @@ def other_kind(value: Any) -> st.SearchStrategy[Any]:
 # Every number in the example, and the model field it is: just outside its bounds is wrong.
 NUMBERS: dict[Loc, tuple[Any, str]] = {
     ("delivery", "claim_timeout_s"): (DeliveryConfig, "claim_timeout_s"),
+    **{("listen", name): (ListenConfig, name) for name in ("debounce_seconds", "max_wait_seconds")},
     **{("projects", 0, "risk", name): (RiskConfig, name) for name in RiskConfig.model_fields},
     ("projects", 0, "sync", "every_minutes"): (SyncConfig, "every_minutes"),
     **{

@@ -842,3 +842,67 @@ def test_approval_timeout_reads_like_a_person_writes_it(tmp_path: Path) -> None:
         (found,) = problems(tmp_path, text)
         assert found.startswith("projects[0].channels[1].approval_timeout: ") and says in found
         assert found.endswith("(line 16)")
+
+
+LISTENING = """\
+listen: {public_url: "https://ops.example/stagecast/"}
+projects:
+  - key: acme-portal
+    name: ACME
+    sources:
+      - {type: jira, url: https://acme.atlassian.net, token: env:JIRA_TOKEN, jql: project = P,
+         webhook_secret: env:JIRA_HOOK_SECRET}
+      - {type: trello, board: 5f1c0ffee, key: env:TRELLO_KEY, token: env:TRELLO_TOKEN,
+         webhook_secret: "secret:trello-app-secret"}
+"""
+
+
+def test_webhook_secrets_and_the_public_url_of_listen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = parse_config(LISTENING, tmp_path)
+    jira, trello = config.projects[0].sources
+    assert isinstance(jira, JiraSourceConfig) and isinstance(trello, TrelloSourceConfig)
+    assert jira.webhook_secret == SecretRef("env", "JIRA_HOOK_SECRET")
+    assert trello.webhook_secret == SecretRef("secret", "trello-app-secret")
+    assert config.listen.public_url == "https://ops.example/stagecast"  # paths are appended
+    assert (config.listen.debounce_seconds, config.listen.max_wait_seconds) == (5.0, 30.0)
+    (tmp_path / "board.json").write_text("{}")
+    assert parse_config(MINIMAL, tmp_path).listen.public_url is None
+    for name in ("JIRA_TOKEN", "TRELLO_KEY", "TRELLO_TOKEN", "JIRA_HOOK_SECRET"):
+        monkeypatch.setenv(name, "set")
+    monkeypatch.delenv("JIRA_HOOK_SECRET")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(LISTENING, tmp_path, check_environment=True)
+    assert caught.value.problems == [
+        "projects[0].sources[0].webhook_secret: environment variable JIRA_HOOK_SECRET is not set"
+        " (line 7)"
+    ]
+
+
+def test_webhook_secrets_are_secrets_and_listen_needs_a_web_address(tmp_path: Path) -> None:
+    literal = LISTENING.replace("env:JIRA_HOOK_SECRET", "s3cr3t-value")
+    (found,) = problems(tmp_path, literal)
+    assert found.startswith("projects[0].sources[0].webhook_secret: a literal secret")
+    assert "s3cr3t-value" not in found
+    for url, says in (
+        ("ftp://ops.example", "expected an http(s) URL"),
+        ("https://ops.example/?a=1", "without ?query or #fragment"),
+        ("not a url", "expected an http(s) URL"),
+    ):
+        (found,) = problems(tmp_path, LISTENING.replace("https://ops.example/stagecast/", url))
+        assert found.startswith("listen.public_url: ") and says in found, found
+    (found,) = problems(
+        tmp_path,
+        LISTENING.replace('"}', '", debounce_seconds: 60, max_wait_seconds: 10}', 1),
+    )
+    assert found == "listen.max_wait_seconds: must be at least debounce_seconds (line 1)"
+    (found,) = problems(tmp_path, LISTENING.replace("listen:", "listen_:"))
+    assert found.startswith("listen_: unknown key (did you mean 'listen'?)")
+
+
+def test_a_trello_webhook_secret_needs_the_public_url_trello_signs(tmp_path: Path) -> None:
+    text = LISTENING.split("\n", 1)[1]  # no listen section
+    (found,) = problems(tmp_path, text)
+    assert found.startswith("projects[0].sources[1].webhook_secret: Trello signs the callback URL")
+    assert "set listen.public_url" in found
