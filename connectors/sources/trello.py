@@ -437,8 +437,9 @@ class TrelloSource:
         return str(key), str(token)
 
     @contextmanager
-    def _api(self) -> Iterator[_BoardApi]:
-        """An HTTP session for one pull: auth header, pacing, retries, host slots."""
+    def session(self) -> Iterator[PoliteClient]:
+        """An HTTP session on the API (`<url>/1`): auth header, pacing, retries, host slots.
+        For a pull, and for managing the board's webhooks with the same credentials."""
         key, token = self._credentials()
         pacers = (
             TOKEN_PACERS.pacer(token, self.token_rate),
@@ -453,6 +454,12 @@ class TrelloSource:
             pacers=pacers,
             sleep=self.sleep,
         ) as http:
+            yield http
+
+    @contextmanager
+    def _api(self) -> Iterator[_BoardApi]:
+        """An HTTP session for one pull."""
+        with self.session() as http:
             yield _BoardApi(http, self.board, self.where, self.cfg)
 
     def _normalise(self, board: Mapping[str, Any]) -> SourcePull:

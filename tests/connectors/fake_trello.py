@@ -9,6 +9,11 @@ It speaks the documented shapes of the endpoints the live source uses:
 - `GET /1/boards/{id}/actions`  `filter` (types, `updateCard:idList`-style too), `limit`
   (default 50, at most 1000), `before`/`since` (an action id or a date), newest first
 - `GET /1/cards/{id}/actions`   the same, for one card
+- `GET /1/boards/{id}`          the board itself (`fields`)
+- webhooks: `POST /1/webhooks` (`idModel`, `callbackURL`, `description`; Trello's HEAD to the
+  callback URL first, created only on a 200; a second one with the same callback, model and
+  token is a 400), `GET /1/tokens/{token}/webhooks`, `PUT /1/webhooks/{id}` (`active`),
+  `DELETE /1/webhooks/{id}`
 
 A board is the mapping an "Export as JSON" file holds (`lists`, `labels`, `members`, `cards`,
 `actions`), so a real export loads as it is. Auth is the key and token either in the
@@ -16,11 +21,19 @@ A board is the mapping an "Export as JSON" file holds (`lists`, `labels`, `membe
 parameters; a wrong one gets Trello's plain-text 401 (`invalid key` / `invalid token`).
 Faults (429 with or without `Retry-After`, 5xx storms, slow answers) are consumed request by
 request; every request is recorded with its arrival time, headers and body.
+
+Like Trello, every change made through the helpers below (`move_card`, `comment`…) is delivered
+to the board's active webhooks: a POST of `{"action", "model"}` signed with the fake's app
+secret (`X-Trello-Webhook`: base64 HMAC-SHA1 over the body followed by the callback URL),
+computed here from Trello's documentation, independently of stagecast's own check.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -36,6 +49,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import httpx
 
 from connectors.http import RetryPolicy
 from connectors.sources.trello import TrelloSource
@@ -120,6 +135,9 @@ class FakeTrello:
     def __init__(self, *, rate_limit: tuple[int, float] | None = None) -> None:
         self.key = secrets.token_hex(16)
         self.token = secrets.token_hex(32)
+        self.secret = secrets.token_hex(32)  # the app's secret: Trello signs webhooks with it
+        self.webhooks: dict[str, Json] = {}
+        self.deliveries: list[tuple[str, int]] = []  # (callback URL, the answer's status)
         self.faults = Faults()
         self.rate_limit = rate_limit
         self.seen: list[Seen] = []
@@ -288,7 +306,90 @@ class FakeTrello:
             card["dateLastActivity"] = stamp(when)
         with self._lock:
             self._boards[board_id].actions.insert(0, action)
+        self._deliver(board_id, action)
         return action
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    def _deliver(self, board_id: str, action: Json) -> None:
+        """POST the action to each active webhook on the board, signed as Trello signs."""
+        with self._lock:
+            hooks = [h for h in self.webhooks.values() if h["idModel"] == board_id]
+        board = self.board(board_id)
+        summary = {"id": board_id, "name": board.get("name"), "shortLink": board.get("shortLink")}
+        payload = {
+            "action": {**action, "data": {**action["data"], "board": summary}},
+            "model": _board_model(board),
+        }
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        for hook in hooks:
+            if not hook["active"]:
+                continue
+            callback = hook["callbackURL"]
+            signed = trello_signature(self.secret, body, callback)
+            headers = {"Content-Type": "application/json", "X-Trello-Webhook": signed}
+            try:
+                answer = httpx.post(callback, content=body, headers=headers, timeout=10)
+                status = answer.status_code
+            except httpx.HTTPError:
+                status = 0
+            with self._lock:
+                self.deliveries.append((callback, status))
+
+    def _webhook_call(self, seen: Seen) -> Answer:
+        """`POST /1/webhooks`, `PUT|DELETE /1/webhooks/{id}`, as Trello answers them."""
+        params = {k: v[-1] for k, v in seen.query.items()}
+        if seen.body and "json" in seen.headers.get("content-type", ""):
+            params.update({k: str(v) for k, v in json.loads(seen.body).items()})
+        parts = [unquote(p) for p in seen.path.strip("/").split("/")]
+        if seen.method == "POST" and parts == ["1", "webhooks"]:
+            return self._create_webhook(params)
+        if len(parts) == 3 and parts[:2] == ["1", "webhooks"]:
+            with self._lock:
+                hook = self.webhooks.get(parts[2])
+                if hook is None:
+                    return _text(404 if _OBJECT_ID.fullmatch(parts[2]) else 400, _missing(parts[2]))
+                if seen.method == "DELETE":
+                    del self.webhooks[parts[2]]
+                    return _json({"_value": None})
+                if seen.method == "PUT":
+                    if "active" in params:
+                        hook["active"] = params["active"].lower() == "true"
+                    return _json(hook)
+        return _text(404, f"Cannot {seen.method} {seen.path}")
+
+    def _create_webhook(self, params: dict[str, str]) -> Answer:
+        """Trello's checks, the HEAD to the callback URL among them, then the webhook."""
+        model, callback = params.get("idModel", ""), params.get("callbackURL", "")
+        if model not in self._boards:
+            return _text(400, "invalid value for idModel")
+        if not callback.startswith(("http://", "https://")):
+            return _text(400, "invalid value for callbackURL")
+        with self._lock:
+            taken = any(
+                h["idModel"] == model and h["callbackURL"] == callback
+                for h in self.webhooks.values()
+            )
+        if taken:
+            return _text(400, "A webhook with that callback, model, and token already exists")
+        try:
+            status = str(httpx.head(callback, timeout=10).status_code)
+        except httpx.HTTPError as err:
+            status = type(err).__name__
+        if status != "200":
+            return _text(400, f"URL ({callback}) did not return 200 status code, got {status}")
+        hook = {
+            "id": object_id(datetime.now(UTC), self._next_serial()),
+            "description": params.get("description", ""),
+            "idModel": model,
+            "callbackURL": callback,
+            "active": True,
+            "consecutiveFailures": 0,
+            "firstConsecutiveFailDate": None,
+        }
+        with self._lock:
+            self.webhooks[hook["id"]] = hook
+        return _json(hook)
 
     def _tick(self) -> datetime:
         """A moment after every timestamp served so far, close to now."""
@@ -327,7 +428,7 @@ class FakeTrello:
         if refused is not None:
             return refused
         if seen.method != "GET":
-            return _text(404, f"Cannot {seen.method} {seen.path}")
+            return self._webhook_call(seen)
         return self._route(seen.path, {k: v[-1] for k, v in seen.query.items()})
 
     def _fault(self, seen: Seen) -> Answer | None:
@@ -365,6 +466,16 @@ class FakeTrello:
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if len(parts) == 4 and parts[:2] == ["1", "cards"] and parts[3] == "actions":
             return self._card_actions(parts[2], query)
+        if len(parts) == 4 and parts[:2] == ["1", "tokens"] and parts[3] == "webhooks":
+            if parts[2] != self.token:
+                return _text(401, "invalid token")
+            with self._lock:
+                return _json(list(self.webhooks.values()))
+        if len(parts) == 3 and parts[:2] == ["1", "boards"]:
+            found = self._find(parts[2])
+            if found is None:
+                return _text(404 if _OBJECT_ID.fullmatch(parts[2]) else 400, _missing(parts[2]))
+            return _json(_fields(_board_model(found.data), query))
         if len(parts) != 4 or parts[:2] != ["1", "boards"]:
             return _text(404, f"Cannot GET {path}")
         board = self._find(parts[2])
@@ -511,6 +622,26 @@ class _Server(ThreadingHTTPServer):
 
 
 # --- payload helpers ------------------------------------------------------------------------
+
+
+def trello_signature(secret: str, body: bytes, callback: str) -> str:
+    """What Trello puts in `X-Trello-Webhook`: base64(HMAC-SHA1(secret, body + callback URL))."""
+    mac = hmac.new(secret.encode("utf-8"), body + callback.encode("utf-8"), hashlib.sha1)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def _board_model(board: Json) -> Json:
+    """The board as a webhook's `model` and `GET /1/boards/{id}` show it."""
+    short = board.get("shortLink") or board.get("id")
+    return {
+        "id": board.get("id"),
+        "name": board.get("name"),
+        "desc": "",
+        "closed": False,
+        "shortLink": board.get("shortLink"),
+        "url": f"https://trello.com/b/{short}/board",
+        "shortUrl": f"https://trello.com/b/{short}",
+    }
 
 
 def _json(payload: Any) -> Answer:
