@@ -554,6 +554,229 @@ def deploy(
     )
 
 
+LISTEN_PORT = 8787
+
+
+@app.command()
+def listen(
+    config: ConfigOption = Path("stagecast.yaml"),
+    host: Annotated[
+        str, typer.Option(help="The address to bind; behind a reverse proxy, 127.0.0.1.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port to bind.")] = LISTEN_PORT,
+    name: NameOption = "stagecast",
+) -> None:
+    """Receive signed Jira and Trello webhooks and start the projects' syncs within seconds.
+
+    Routes: POST /webhooks/jira, HEAD|POST /webhooks/trello; syncs are debounced per project.
+    Needs a Prefect server (PREFECT_API_URL) where `stagecast serve` (or `deploy` and workers)
+    runs the `sync/NAME` deployment. Secrets: `webhook_secret:` on the jira and trello sources.
+    """
+    _setup_logging()
+    loaded = _load(config)
+    if not _listening_sources(loaded):
+        _fail(
+            [
+                f"{config}: no jira or trello source has a webhook_secret, so no webhook could "
+                "be verified; add webhook_secret: env:NAME to the sources that should push"
+            ]
+        )
+    from deployments.register import ServerUnavailable, check_server
+    from flows.listen import listen_app
+    from flows.listen import serve as serve_webhooks
+    from flows.runtime import apply_prefect_defaults
+
+    apply_prefect_defaults()
+    try:
+        api = check_server()
+        app_ = listen_app(config, loaded, name)
+    except ServerUnavailable as err:
+        _fail([str(err)])
+    except ConfigError as err:
+        _fail(err.problems)
+    _warn_unless_deployed(f"sync/{name}")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.INFO)  # a service: each webhook's fate is worth a line
+    stderr.print(
+        f"Listening on http://{host}:{port} (POST /webhooks/jira, HEAD|POST /webhooks/trello); "
+        f"starting sync/{name} on {api}. Stop with Ctrl-C.",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    serve_webhooks(app_, host, port)
+
+
+def _listening_sources(config: Config) -> list[Any]:
+    """The jira and trello sources that take webhooks (have a webhook_secret)."""
+    return [
+        cfg
+        for p in config.projects
+        for cfg in p.sources
+        if getattr(cfg, "webhook_secret", None) is not None
+    ]
+
+
+def _warn_unless_deployed(deployment: str) -> None:
+    """Say so when nothing would run the syncs `listen` starts (a wrong --name, say)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name(deployment)
+        except ObjectNotFound:
+            stderr.print(
+                f"warning: no deployment {deployment} on the server yet: webhooks will not start"
+                " syncs until `stagecast serve` (or `deploy`) registers it with the same --name",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+webhooks_app = typer.Typer(
+    help="Create, list and remove the Trello webhooks of the configured boards (Jira's are "
+    "created in Jira's admin: see the README).",
+    no_args_is_help=True,
+)
+app.add_typer(webhooks_app, name="webhooks")
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="The public base URL Trello calls, in front of any proxy (default: "
+        "listen.public_url); the callback is URL/webhooks/trello.",
+    ),
+]
+
+
+@webhooks_app.command("register")
+def webhooks_register(config: ConfigOption = Path("stagecast.yaml"), url: UrlOption = None) -> None:
+    """Create each configured board's webhook to `listen`; an existing one is kept.
+
+    Trello checks the callback with a HEAD first, so `stagecast listen` must answer there."""
+    loaded, callback = _webhooks_setup(config, url, needed=True)
+    failed = False
+    for keys, cfg in _trello_boards(loaded):
+        where = f"{', '.join(keys)}: board {cfg.board}"
+        if cfg.webhook_secret is None:
+            _say(f"{where}: skipped (no webhook_secret: listen could not verify its webhooks)")
+            continue
+        about = _about(keys)
+        failed |= not _on_board(cfg, where, lambda hooks, a=about: [hooks.register(callback, a)])
+    if failed:
+        raise typer.Exit(1)
+
+
+@webhooks_app.command("list")
+def webhooks_list(config: ConfigOption = Path("stagecast.yaml"), url: UrlOption = None) -> None:
+    """List the webhooks on each configured board (ours marked: they call URL/webhooks/trello)."""
+    from connectors.sources.base import SourceError
+    from connectors.sources.trello_webhook import BoardWebhooks
+
+    loaded, callback = _webhooks_setup(config, url, needed=False)
+    failed = False
+    for keys, cfg in _trello_boards(loaded):
+        where = f"{', '.join(keys)}: board {cfg.board}"
+        try:
+            board, hooks = BoardWebhooks(cfg).listed()
+        except SourceError as err:
+            _say(f"{where}: {err}")
+            failed = True
+            continue
+        where += f" (id {board})" if board != cfg.board else ""
+        if not hooks:
+            _say(f"{where}: no webhooks")
+        for hook in hooks:
+            state = "active" if hook.active else "inactive (Trello stopped it after failures)"
+            ours = " (stagecast listen)" if hook.callback == callback else ""
+            _say(f"{where}: webhook {hook.id} → {hook.callback} [{state}]{ours}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(config: ConfigOption = Path("stagecast.yaml"), url: UrlOption = None) -> None:
+    """Remove each configured board's webhooks to URL/webhooks/trello; others stay."""
+    loaded, callback = _webhooks_setup(config, url, needed=True)
+    failed = False
+    for keys, cfg in _trello_boards(loaded):
+        where = f"{', '.join(keys)}: board {cfg.board}"
+        failed |= not _on_board(cfg, where, lambda hooks: hooks.remove(callback))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _webhooks_setup(config: Path, url: str | None, *, needed: bool) -> tuple[Config, str]:
+    """The config and the callback URL (from --url, else listen.public_url); exit 2 without."""
+    from urllib.parse import urlsplit
+
+    from connectors.sources.trello_webhook import callback_url
+
+    _setup_logging()
+    loaded = _load(config)
+    if not _trello_boards(loaded):
+        _fail([f"{config}: no trello source: no board to manage webhooks on"])
+    public = url or loaded.listen.public_url
+    if public is None:
+        if needed:
+            _fail(["--url: give the public base URL Trello calls (or set listen.public_url)"])
+        return loaded, ""
+    parts = urlsplit(public)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        _fail([f"--url: expected a base URL like https://ops.example, not {public!r}"])
+    public_set = loaded.listen.public_url
+    if url and public_set and public_set.rstrip("/") != url.rstrip("/"):
+        _say(
+            f"warning: --url differs from listen.public_url ({public_set}): listen checks "
+            "Trello's signatures against listen.public_url, so they would not match"
+        )
+    return loaded, callback_url(public)
+
+
+def _trello_boards(config: Config) -> list[tuple[list[str], Any]]:
+    """Each configured Trello board once (with the projects using it): webhooks belong to a
+    token and a board, so two projects on one board share one webhook."""
+    from stagecast.config import TrelloSourceConfig
+
+    boards: dict[tuple[str, str, str], tuple[list[str], Any]] = {}
+    for p in config.projects:
+        for cfg in p.sources:
+            if isinstance(cfg, TrelloSourceConfig):
+                keys, _ = boards.setdefault((cfg.url, cfg.board, str(cfg.token)), ([], cfg))
+                keys.append(p.key)
+    return list(boards.values())
+
+
+def _on_board(cfg: Any, where: str, act: Any) -> bool:
+    """Do `act` with the board's webhooks, print each outcome; False when Trello failed."""
+    from connectors.sources.base import SourceError
+    from connectors.sources.trello_webhook import BoardWebhooks
+
+    try:
+        outcomes = act(BoardWebhooks(cfg))
+    except SourceError as err:
+        _say(f"{where}: {err}")
+        return False
+    if not outcomes:
+        _say(f"{where}: nothing to remove")
+    for outcome in outcomes:
+        hook = outcome.webhook
+        _say(f"{where}: {outcome.done} webhook {hook.id} → {hook.callback}")
+    return True
+
+
+def _about(keys: list[str]) -> str:
+    """The webhook's description in Trello: who made it and for what."""
+    return f"stagecast listen: {', '.join(keys)}"
+
+
+def _say(line: str) -> None:
+    stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command()
 def demo(
     workdir: Annotated[
