@@ -35,7 +35,8 @@ CATALOG: tuple[Declared, ...] = (
         "flows.sync:sync_flow",
         "per_project_interval",
         "Pull every source of the project, compute progress and risks, store the snapshot, "
-        "emit stage.completed and risk.raised events. Every `sync.every_minutes` per project.",
+        "emit stage.completed and risk.raised events. Every `sync.every_minutes` per project. "
+        "Run without a project on a work pool, it starts one run per project for the workers.",
     ),
     Declared(
         "daily-update",

@@ -141,12 +141,15 @@ class DeployedRun:
 
     `scheduled_for` is the moment the run was scheduled for: stable across a suspension and its
     resumption, so a daily update keeps its period however late it runs. `resumed` is true
-    when this execution follows a person's decision on an approval.
+    when this execution follows a person's decision on an approval. `deployment` is the
+    deployment's id; `work_pool` the pool whose workers run it (None when `serve` runs it).
     """
 
     id: str
     scheduled_for: datetime
     resumed: bool
+    deployment: str = ""
+    work_pool: str | None = None
 
 
 APPROVAL_PAUSE = "approval"
@@ -165,6 +168,8 @@ def deployed_run() -> DeployedRun | None:
         id=str(run.id),
         scheduled_for=scheduled,
         resumed=APPROVAL_PAUSE in (run.empirical_policy.pause_keys or set()),
+        deployment=str(run.deployment_id),
+        work_pool=run.work_pool_name,
     )
 
 

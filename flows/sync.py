@@ -26,9 +26,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from connectors.sources.base import PullRequest, SourceError, build_source
 from connectors.state import state_store
 from connectors.store import SourceState, StateStore
+from flows.fan_out import FannedOut, fans_out, start_per_project
 from flows.limits import host_slots, project_turn, wanted_limits
 from flows.progress import step_done
-from flows.runtime import finish
+from flows.runtime import deployed_run, finish
 from stagecast.calendar import parse_as_of
 from stagecast.changes import compare, events_for
 from stagecast.config import ProjectConfig, SourceConfig, load_config
@@ -266,10 +267,18 @@ def sync_projects(
 )
 def sync_flow(
     config: str, project: str | None = None, as_of: str | None = None
-) -> RunResult | State:
-    """Pull every source, compute progress and risks, store the snapshot, emit the events."""
+) -> RunResult | FannedOut | State:
+    """Pull every source, compute progress and risks, store the snapshot, emit the events.
+
+    On a work pool, a run of every project starts one run per project instead, for the pool's
+    workers to share (`flows.fan_out`).
+    """
     loaded = load_config(config)
     moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
+    run = deployed_run()
+    if project is None and run is not None and fans_out(run, len(loaded.projects)):
+        given = {"config": config, **({"as_of": as_of} if as_of else {})}
+        return start_per_project(run, [p.key for p in loaded.projects], given)
     chosen = [loaded.project(project)] if project else list(loaded.projects)
     with state_store(loaded.state, loaded.outbox) as store:
         results = sync_projects(chosen, store, moment, wanted_limits(loaded))
