@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 # How a deployment's runs start.
-Start = Literal["per_project_interval", "per_project_cron", "every_15_minutes", "event"]
+# `interval_per_group`: every `sync.every_minutes`, one schedule for the projects that share the
+# interval and timezone; `per_project_cron`: each project's own cron.
+Start = Literal["interval_per_group", "per_project_cron", "every_15_minutes", "event"]
 
 TAG = "stagecast"
 DEFAULT_NAME = "stagecast"
@@ -33,10 +35,10 @@ CATALOG: tuple[Declared, ...] = (
     Declared(
         "sync",
         "flows.sync:sync_flow",
-        "per_project_interval",
+        "interval_per_group",
         "Pull every source of the project, compute progress and risks, store the snapshot, "
-        "emit stage.completed and risk.raised events. Every `sync.every_minutes` per project. "
-        "Run without a project on a work pool, it starts one run per project for the workers.",
+        "emit stage.completed and risk.raised events. Every `sync.every_minutes` for the projects "
+        "that share it; on a work pool, such a run starts one run per project for the workers.",
     ),
     Declared(
         "daily-update",

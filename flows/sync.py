@@ -32,7 +32,7 @@ from flows.progress import step_done
 from flows.runtime import deployed_run, finish
 from stagecast.calendar import parse_as_of
 from stagecast.changes import compare, events_for
-from stagecast.config import ProjectConfig, SourceConfig, load_config
+from stagecast.config import Config, ProjectConfig, SourceConfig, load_config
 from stagecast.evaluate import SourceOutcome, evaluate
 from stagecast.models import Changes, Event, Snapshot
 from stagecast.output import ProjectRun, RunResult, risk_json
@@ -234,11 +234,14 @@ def summary(project: str, result: SyncResult) -> str:
 
 
 def _run_name() -> str:
-    """`sync-acme-portal-2026-11-20T18:00:00+08:00`: project and moment at a glance in the UI."""
+    """`sync-acme-portal-2026-11-20T18:00:00+08:00` (or `sync-12-projects-now` for a schedule's
+    group): project and moment at a glance in the UI."""
     from prefect.runtime import flow_run
 
     params = flow_run.parameters
-    return f"sync-{params.get('project') or 'all'}-{params.get('as_of') or 'now'}"
+    group = params.get("projects")
+    which = params.get("project") or (f"{len(group)}-projects" if group else "all")
+    return f"sync-{which}-{params.get('as_of') or 'now'}"
 
 
 def sync_projects(
@@ -260,26 +263,41 @@ def sync_projects(
     return results
 
 
+def chosen_projects(config: Config, keys: list[str] | None) -> list[ProjectConfig]:
+    """The projects of a schedule's group (all, without one), in the config's order; a key no
+    longer in the config (it changed since the last `serve`/`deploy`) is left out, logged."""
+    if keys is None:
+        return list(config.projects)
+    known = {p.key for p in config.projects}
+    if gone := [k for k in keys if k not in known]:
+        log.warning("not in the config any more, not synced: %s", ", ".join(gone))
+    return [p for p in config.projects if p.key in keys]
+
+
 @flow(
     name="sync",
     flow_run_name=_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=8),
 )
 def sync_flow(
-    config: str, project: str | None = None, as_of: str | None = None
+    config: str,
+    project: str | None = None,
+    as_of: str | None = None,
+    projects: list[str] | None = None,
 ) -> RunResult | FannedOut | State:
     """Pull every source, compute progress and risks, store the snapshot, emit the events.
 
-    On a work pool, a run of every project starts one run per project instead, for the pool's
+    `project` syncs one project; else `projects` (a schedule's group), else all of them. On a
+    work pool, a run of several projects starts one run per project instead, for the pool's
     workers to share (`flows.fan_out`).
     """
     loaded = load_config(config)
     moment = parse_as_of(as_of, loaded.tz) if as_of else datetime.now(loaded.tz)
+    chosen = [loaded.project(project)] if project else chosen_projects(loaded, projects)
     run = deployed_run()
-    if project is None and run is not None and fans_out(run, len(loaded.projects)):
+    if project is None and run is not None and fans_out(run, len(chosen)):
         given = {"config": config, **({"as_of": as_of} if as_of else {})}
-        return start_per_project(run, [p.key for p in loaded.projects], given)
-    chosen = [loaded.project(project)] if project else list(loaded.projects)
+        return start_per_project(run, [p.key for p in chosen], given)
     with state_store(loaded.state, loaded.outbox) as store:
         results = sync_projects(chosen, store, moment, wanted_limits(loaded))
     return finish(RunResult(moment, [ProjectRun(r.snapshot, r.events) for r in results]))

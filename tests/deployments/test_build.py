@@ -43,6 +43,7 @@ projects:
       risk_alert: {channels: [team]}
   - key: gamma
     name: Gamma
+    sync: {every_minutes: 30}
     sources: [{type: trello_export, path: board.json}]
     channels: [{name: team, type: file}]
     reports:
@@ -60,7 +61,7 @@ def declared(flow: str):
     return next(d for d in CATALOG if d.flow == flow)
 
 
-def test_each_project_gets_its_own_schedules_with_its_parameters(config) -> None:
+def test_each_project_gets_its_schedules_with_its_parameters(config) -> None:
     daily = schedules(declared("daily-update"), config)
     assert [(s.slug, s.cron, s.timezone, s.parameters) for s in daily] == [
         ("daily-update-acme", "30 17 * * mon-fri", "Asia/Shanghai", {"project": "acme"}),
@@ -69,11 +70,21 @@ def test_each_project_gets_its_own_schedules_with_its_parameters(config) -> None
     assert [(s.slug, s.cron, s.timezone, s.parameters) for s in weekly] == [
         ("weekly-update-beta", "0 16 * * fri", "Europe/Berlin", {"project": "beta"}),
     ]
+    # One sync schedule per interval and timezone, for all the projects that share them.
     sync = schedules(declared("sync"), config)
-    assert [(s.slug, s.interval, s.timezone) for s in sync] == [
-        ("sync-acme", timedelta(minutes=30), "Asia/Shanghai"),
-        ("sync-beta", timedelta(minutes=60), "Europe/Berlin"),
-        ("sync-gamma", timedelta(minutes=60), "Asia/Shanghai"),
+    assert [(s.slug, s.interval, s.timezone, s.parameters) for s in sync] == [
+        (
+            "sync-every-30min-Asia/Shanghai",
+            timedelta(minutes=30),
+            "Asia/Shanghai",
+            {"projects": ["acme", "gamma"]},
+        ),
+        (
+            "sync-every-60min-Europe/Berlin",
+            timedelta(minutes=60),
+            "Europe/Berlin",
+            {"projects": ["beta"]},
+        ),
     ]
     assert sync[1].anchor_date.hour == 0  # counted from a local midnight: on the hour
     (pending,) = schedules(declared("deliver-pending"), config)

@@ -115,10 +115,10 @@ def test_serve_registers_every_deployment_once_and_follows_the_config(tmp_path, 
     assert (cron_a.cron, cron_a.timezone) == ("30 17 * * mon-fri", "Asia/Shanghai")
     assert (cron_b.cron, cron_b.timezone) == ("0 9 * * 1-5", "Europe/Berlin")
     assert daily[f"daily-update-{a}"][2] == {"project": a}
-    sync = first["sync"]["schedules"]
-    assert sync[f"sync-{a}"][1].interval == timedelta(minutes=30)
-    assert sync[f"sync-{b}"][1].interval == timedelta(minutes=60)
-    assert sync[f"sync-{b}"][2] == {"project": b}
+    sync = first["sync"]["schedules"]  # one per interval and timezone, for its projects
+    assert sync["sync-every-30min-Asia/Shanghai"][1].interval == timedelta(minutes=30)
+    assert sync["sync-every-60min-Europe/Berlin"][1].interval == timedelta(minutes=60)
+    assert sync["sync-every-60min-Europe/Berlin"][2] == {"projects": [b]}
     (pending,) = first["deliver-pending"]["schedules"].values()
     assert pending[1].interval == timedelta(minutes=15)
     assert first["stage-report"]["automations"] == [f"{name}: stage report when a stage completes"]
@@ -153,7 +153,7 @@ def test_serve_registers_every_deployment_once_and_follows_the_config(tmp_path, 
     serve_once(cfg, name, prefect_server, tmp_path)
     third = server_view(name)
     assert list(third["daily-update"]["schedules"]) == [f"daily-update-{a}"]
-    assert list(third["sync"]["schedules"]) == [f"sync-{a}"]
+    assert list(third["sync"]["schedules"]) == ["sync-every-30min-Asia/Shanghai"]
     assert third["risk-alert"]["automations"] == [f"{name}: risk alert at high"]
     assert len(crash_watches(name)) == 1  # replaced, never doubled
 
