@@ -1,7 +1,8 @@
 """Scale-out on a process work pool, as a firm with many projects runs it: Prefect's own database
 on PostgreSQL (the session's server) and the state store on PostgreSQL, `stagecast deploy`, two
-`prefect worker start --type process` processes, and a nightly sync that fans out one run per
-project. One worker is killed (`kill -9`) while its runs are in flight.
+`prefect worker start --type process` processes, and the run of the sync schedule the projects
+share (started by hand, as the schedule would), which fans out one run per project. One worker
+is killed (`kill -9`) while its runs are in flight.
 
 The slow multi-process test of the suite (`-m "not slow"` leaves it out): each run is its own
 Python process, about 5 CPU seconds of Prefect and imports on this 2-core machine.
@@ -119,30 +120,24 @@ def pause_pool(pool: str, paused: bool) -> None:
 
 
 class GatedJira(TimedJira):
-    """The timed local Jira whose searches can be held at a gate: a held request has reached
-    the site and waits there for its answer, so the sync that made it is provably mid-pull."""
+    """The timed local Jira whose answers can be held at a gate: a search that has not been
+    answered (no visit recorded) cannot finish until the gate opens."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.gate = threading.Event()
         self.gate.set()
-        self.held: set[str] = set()
 
     def _search_jql(self, path, api, params):  # type: ignore[no-untyped-def]
-        project = re.search(r"project = (P\d+)", str(params.get("jql")))
-        with self._visit_lock:
-            self.held.add(project[1] if project else "")
         self.gate.wait(timeout=60)
-        with self._visit_lock:
-            self.held.discard(project[1] if project else "")
         return super()._search_jql(path, api, params)
 
 
 def catch_a_mid_pull(pool: str, jira: GatedJira, keys: list[str], timeout: float = 150) -> list:
-    """Worker A's runs at a moment one of them is a project's sync held mid-pull at the Jira and
-    no run of the pool is between a worker and its process (Pending). Meanwhile the pool is
-    paused (no worker takes a new run) and the Jira holds its answers, so the kill that follows
-    catches runs in their own processes, one of them mid-pull, and none half-handed.
+    """Worker A's runs at a moment one of them is a project's sync that has not had its Jira
+    answer, and no run of the pool is between a worker and its process (Pending). From then
+    on the Jira holds its answers and the pool is paused (no worker takes a new run), so the kill
+    that follows catches runs in their own processes, one of them mid-pull, none half-handed.
 
     (A run a worker has taken but not yet started stays Pending for good when the worker dies:
     Prefect 3.8.8 has nothing that moves it. The README says so; this test does not do it.)
@@ -152,26 +147,32 @@ def catch_a_mid_pull(pool: str, jira: GatedJira, keys: list[str], timeout: float
     runs: list = []
     while time.monotonic() < deadline:
         runs = pool_runs(pool)
-        mine = [r for r in runs if worker_of(r) == "worker-a" and state_type(r) == "RUNNING"]
-        if not any(r.parameters.get("project") for r in mine):
+        if not [r for r in a_running(runs) if r.parameters.get("project")]:
             time.sleep(0.25)
             continue
         jira.gate.clear()
         pause_pool(pool, True)
-        settle = time.monotonic() + 30
-        while time.monotonic() < settle:
+        time.sleep(jira.latency + 0.3)  # answers already past the gate leave and are recorded
+        settle = time.monotonic() + 60
+        while time.monotonic() < settle and any(state_type(r) == "PENDING" for r in runs):
+            time.sleep(0.2)
             runs = pool_runs(pool)
-            mine = [r for r in runs if worker_of(r) == "worker-a" and state_type(r) == "RUNNING"]
-            syncs = [r for r in mine if r.parameters.get("project")]
-            held = [r for r in syncs if jira_of[r.parameters["project"]] in jira.held]
-            if held and not any(state_type(r) == "PENDING" for r in runs):
-                return mine
-            if not syncs:
-                break  # A's syncs ended before reaching the gate: let it take another
-            time.sleep(0.1)
+        answered = {re.search(r"project = (P\d+)", v.jql)[1] for v in jira.visits}  # type: ignore[index]
+        mine = a_running(runs)
+        waiting = [
+            r
+            for r in mine
+            if r.parameters.get("project") and jira_of[r.parameters["project"]] not in answered
+        ]
+        if waiting and not any(state_type(r) == "PENDING" for r in runs):
+            return mine
         jira.gate.set()
         pause_pool(pool, False)
     raise AssertionError(f"worker A never held a sync mid-pull in {timeout} s:\n{described(runs)}")
+
+
+def a_running(runs: list) -> list:
+    return [r for r in runs if worker_of(r) == "worker-a" and state_type(r) == "RUNNING"]
 
 
 def described(runs: list) -> str:
@@ -201,17 +202,22 @@ def start_worker(pool: str, log: Path, home: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def schedules_off(name: str) -> None:
-    """The projects' own interval syncs and deliver-pending stay out of this test: the nightly
-    sync is started by hand."""
+def schedules_off(name: str) -> dict:
+    """Switch the deployments' schedules off, so no run starts at a quarter past in the middle of
+    the test; the sync schedule's parameters (its group of projects), to start that run by hand
+    as the schedule would."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
+    group: dict = {}
     with get_client(sync_client=True) as client:
         query = DeploymentFilter(name=DeploymentFilterName(any_=[name]))
         for deployment in client.read_deployments(deployment_filter=query):
             for schedule in client.read_deployment_schedules(deployment.id):
                 client.update_deployment_schedule(deployment.id, schedule.id, active=False)
+                if schedule.slug and schedule.slug.startswith("sync-"):
+                    group = dict(schedule.parameters)
+    return group
 
 
 def runs_of(deployment: str, **filters: object) -> list:
@@ -294,7 +300,8 @@ def test_two_workers_share_a_nightly_sync_and_a_killed_worker_loses_nothing(
         )
         config = load_config(cfg)
         assert run_cli("deploy", "-c", str(cfg), "--pool", pool, "--name", name).code == 0
-        schedules_off(name)
+        nightly_parameters = schedules_off(name)
+        assert nightly_parameters == {"projects": keys}  # one schedule for all of them
         logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
         a, b = (start_worker(pool, log, tmp_path / f"home-{log.stem}") for log in logs)
         try:
@@ -310,7 +317,7 @@ def test_two_workers_share_a_nightly_sync_and_a_killed_worker_loses_nothing(
             jira.latency = 0.4
             for log in logs:
                 wait_for(f"{log.name} to start", lambda log=log: b"started!" in log.read_bytes())
-            nightly = start(f"sync/{name}")
+            nightly = start(f"sync/{name}", **nightly_parameters)
             assert prefect_database_holding(nightly.id), "Prefect's server is not on PostgreSQL"
 
             in_flight = catch_a_mid_pull(pool, jira, keys)
