@@ -58,15 +58,20 @@ def server_env(home: Path, port: int, extra: dict[str, str] | None = None) -> di
 
 @contextmanager
 def running_server(
-    home: Path, startup_timeout: float = 120, database: str | None = None
+    home: Path,
+    startup_timeout: float = 120,
+    database: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Start a server whose files live in `home` and whose database is `database` (an asyncpg
-    URL; default: SQLite in `home`); yield its API URL; stop it (and its children)."""
+    URL; default: SQLite in `home`), with `settings` over the fast service loops; yield its API
+    URL; stop it (and its children)."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     log = (home / "server.log").open("ab")
-    extra = {"PREFECT_API_DATABASE_CONNECTION_URL": database} if database else None
+    extra = {**({"PREFECT_API_DATABASE_CONNECTION_URL": database} if database else {})}
+    extra.update(settings or {})
     process = subprocess.Popen(
         [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=server_env(home, port, extra),
