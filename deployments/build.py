@@ -32,6 +32,7 @@ from prefect.flows import Flow
 from prefect.schedules import Cron, Interval, Schedule
 
 from deployments.catalog import CATALOG, DELIVER_PENDING_EVERY_MINUTES, TAG, Declared
+from flows.engine import as_prefect_flow
 from stagecast.alerts import alerting_severities
 from stagecast.changes import PROJECT_COMPLETED, RISK_RAISED, STAGE_COMPLETED
 from stagecast.config import Config
@@ -72,7 +73,7 @@ def run_tag(name: str) -> str:
 def load_flow(entrypoint: str) -> Flow[..., Any]:
     """The flow object an entrypoint (`module:function`) names."""
     module, _, attribute = entrypoint.partition(":")
-    found = getattr(importlib.import_module(module), attribute)
+    found = as_prefect_flow(getattr(importlib.import_module(module), attribute))
     if not isinstance(found, Flow):
         raise TypeError(f"{entrypoint} is not a Prefect flow")
     return found

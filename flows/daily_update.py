@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
-
-from prefect import flow
-from prefect.states import State
+from typing import TYPE_CHECKING, Any
 
 from connectors.store import StateStore
+from flows.engine import flow
 from flows.reports import ReportRequest, Scene, run_name, run_report, scheduled
 from flows.runtime import finish
 from flows.sync import SyncResult
@@ -17,6 +15,10 @@ from stagecast.config import ChannelConfig
 from stagecast.models import Snapshot
 from stagecast.output import RunResult
 from stagecast.reports.context import daily_update_context
+
+if TYPE_CHECKING:
+    from prefect.states import State
+
 
 KIND = "daily_update"
 

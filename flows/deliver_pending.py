@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-
-from prefect import flow
-from prefect.states import State
+from typing import TYPE_CHECKING
 
 from connectors.state import state_store
 from connectors.store import StateStore
 from flows.delivery import deliver_pending
+from flows.engine import flow
 from flows.runtime import deployed_run, finish
 from flows.team_alert import expire_approvals, tell_team_of_unknown
 from stagecast.calendar import parse_as_of
@@ -25,6 +24,10 @@ from stagecast.config import Config, ProjectConfig, load_config
 from stagecast.ledger import DeliveryOutcome
 from stagecast.output import PendingRun
 from stagecast.schedule import missed_occurrence
+
+if TYPE_CHECKING:
+    from prefect.states import State
+
 
 log = logging.getLogger("stagecast.deliver_pending")
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prefect import flow
-from prefect.states import State
-
+from flows.engine import flow
 from flows.reports import ReportRequest, Scene, run_name, run_report
 from flows.runtime import finish
 from stagecast.config import ChannelConfig
 from stagecast.output import RunResult
 from stagecast.reports.context import project_report_context
+
+if TYPE_CHECKING:
+    from prefect.states import State
+
 
 KIND = "project_report"
 

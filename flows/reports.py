@@ -15,16 +15,11 @@ from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prefect import task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NONE
-
 from connectors.channels.base import ChannelContext
 from connectors.charts import ChartCache, chart_folder
 from connectors.plugins import shows_html, task_source_types
 from connectors.state import state_store
 from connectors.store import StateStore
-from flows.approval import apply_decision, wait_for_decision
 from flows.delivery import (
     DeliveryRequest,
     deliver,
@@ -32,6 +27,7 @@ from flows.delivery import (
     outcome_of,
     recover_dead_claims,
 )
+from flows.engine import orchestrated, step
 from flows.limits import project_turn, wanted_limits
 from flows.runtime import DeployedRun, deployed_run
 from stagecast.alerts import find_risk
@@ -41,7 +37,7 @@ from stagecast.config import ChannelConfig, Config, ConfigError, ProjectConfig, 
 from stagecast.delivery import stale_task_sources
 from stagecast.evaluate import calendar_for
 from stagecast.ledger import DeliveryOutcome
-from stagecast.models import Snapshot
+from stagecast.models import Message, Snapshot
 from stagecast.output import ProjectRun, RunResult
 from stagecast.reports.chart import Chart
 from stagecast.reports.render import render_report
@@ -85,7 +81,7 @@ def report_channels(project: ProjectConfig, kind: str, only: str | None) -> list
     return [project.channel(name) for name in rule.channels] if rule else []
 
 
-@task(name="deliver-report", task_run_name="{job.kind} {job.project.key}", cache_policy=NONE)
+@step(name="deliver-report", task_run_name="{job.kind} {job.project.key}")
 def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcome]:
     """Render the report per channel and deliver it; one failed channel does not stop the rest."""
     project, snapshot = job.project, job.snapshot
@@ -121,12 +117,21 @@ def render_and_deliver(store: StateStore, job: ReportJob) -> list[DeliveryOutcom
         )
         deliveries.append(deliver(store, request))
         if not job.dry_run:
-            create_markdown_artifact(
-                key=f"report-{project.key}-{job.kind.replace('_', '-')}",
-                markdown=message.markdown,
-                description=f"{message.title} ({channel.name}, {channel.audience})",
-            )
+            show_rendering(job, message, channel)
     return deliveries
+
+
+def show_rendering(job: ReportJob, message: Message, channel: ChannelConfig) -> None:
+    """The rendering as a markdown artifact on the flow run's page (nothing outside one)."""
+    if not orchestrated():
+        return
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(
+        key=f"report-{job.project.key}-{job.kind.replace('_', '-')}",
+        markdown=message.markdown,
+        description=f"{message.title} ({channel.name}, {channel.audience})",
+    )
 
 
 def burnup_chart(store: StateStore, job: ReportJob) -> Chart | None:
@@ -198,6 +203,8 @@ def run_report(request: ReportRequest, build: BuildContext) -> RunResult:
         # Only what this run recorded: an older run already waits on its own reports.
         waiting = store.deliveries(status="awaiting_approval", flow_run=run.id) if run else []
     if waiting:
+        from flows.approval import wait_for_decision
+
         wait_for_decision(waiting)  # the run suspends here
     events = () if request.dry_run else result.events
     return RunResult(moment, [ProjectRun(result.snapshot, events, deliveries)])
@@ -279,6 +286,8 @@ def finish_approvals(loaded: Config, chosen: ProjectConfig, run: DeployedRun) ->
 
     Nothing is synced or rendered again: what is sent is what the person saw.
     """
+    from flows.approval import apply_decision, wait_for_decision
+
     moment = datetime.now(loaded.tz)
     with state_store(loaded.state, loaded.outbox) as store:
         entries = store.deliveries(project=chosen.key, flow_run=run.id)

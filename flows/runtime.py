@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from flows.engine import as_prefect_flow, orchestrated, prefect_configured
+
 if TYPE_CHECKING:
     from prefect.states import State
 
@@ -64,12 +66,16 @@ def apply_prefect_defaults() -> None:
 
 @contextmanager
 def local_runs() -> Iterator[None]:
-    """Run flows in this process without the per-run heartbeat thread.
+    """Run a command's flows in this process: plainly without a Prefect API (`flows.engine`),
+    else as flow runs without the per-run heartbeat thread.
 
     On the way out, events and logs still queued are sent while the API server is up, so the
     UI has them all and nothing is left for Prefect's exit handlers to complain about.
     """
     apply_prefect_defaults()
+    if not prefect_configured():
+        yield
+        return
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
@@ -114,7 +120,7 @@ def finish(result: R) -> R | State:
     Failed in the UI, with the reason on top (and the team alerted); the result still travels
     with the state, so the CLI prints it and exits 1.
     """
-    if not result.problems:
+    if not result.problems or not orchestrated():
         return result
     from prefect.states import Failed
 
@@ -122,11 +128,14 @@ def finish(result: R) -> R | State:
 
 
 def run_flow(flow: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a flow in this process and return its result, whether it ended Completed or Failed.
+    """Call a flow in this process and return its result, whether it ended Completed or Failed:
+    as a Prefect flow run where a Prefect API is configured, else its function, plainly.
 
     A crash (an exception the flow did not turn into a result) is raised as itself.
     """
-    state = flow(*args, return_state=True, **kwargs)
+    if not prefect_configured():
+        return flow.fn(*args, **kwargs)  # type: ignore[attr-defined]
+    state = as_prefect_flow(flow)(*args, return_state=True, **kwargs)
     result = state.result(raise_on_failure=False)
     if isinstance(result, RunProblems):
         return result.result
@@ -157,6 +166,8 @@ APPROVAL_PAUSE = "approval"
 
 def deployed_run() -> DeployedRun | None:
     """This run, if a deployment started it; None for a CLI run or outside any flow."""
+    if not orchestrated():
+        return None
     from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prefect import flow
-from prefect.states import State
-
+from flows.engine import flow
 from flows.reports import BuildContext, ReportRequest, Scene, run_name, run_report
 from flows.runtime import finish
 from stagecast.config import ChannelConfig
 from stagecast.models import Snapshot
 from stagecast.output import RunResult
 from stagecast.reports.context import stage_report_context
+
+if TYPE_CHECKING:
+    from prefect.states import State
+
 
 KIND = "stage_report"
 

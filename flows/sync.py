@@ -10,22 +10,13 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
-
-from prefect import flow, task
-from prefect.artifacts import (
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
-from prefect.cache_policies import NONE
-from prefect.events import emit_event
-from prefect.states import State
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.sources.base import PullRequest, SourceError, build_source
 from connectors.state import state_store
 from connectors.store import SourceState, StateStore
+from flows.engine import THREADS, flow, orchestrated, step
 from flows.fan_out import FannedOut, fans_out, start_per_project
 from flows.limits import host_slots, project_turn, wanted_limits
 from flows.progress import step_done
@@ -36,6 +27,9 @@ from stagecast.config import Config, ProjectConfig, SourceConfig, load_config
 from stagecast.evaluate import SourceOutcome, evaluate
 from stagecast.models import Changes, Event, Snapshot
 from stagecast.output import ProjectRun, RunResult, risk_json
+
+if TYPE_CHECKING:
+    from prefect.states import State
 
 log = logging.getLogger("stagecast.sync")
 
@@ -173,7 +167,14 @@ def _source_states(
 
 
 def publish_events(events: Sequence[Event]) -> None:
-    """Send the events to Prefect with their stable ids (automations start reports from them)."""
+    """Send the events to Prefect with their stable ids (automations start reports from them).
+
+    Only a flow run has a Prefect API to send them to; the store records them either way.
+    """
+    if not orchestrated():
+        return
+    from prefect.events import emit_event
+
     for event in events:
         emit_event(
             event=event.type,
@@ -190,7 +191,11 @@ def publish(result: SyncResult) -> None:
 
 
 def publish_risks(snapshot: Snapshot) -> None:
-    """The project's risks as a table artifact in the UI."""
+    """The project's risks as a table artifact in the UI (of a flow run: the CLI prints them)."""
+    if not orchestrated():
+        return
+    from prefect.artifacts import create_table_artifact
+
     rows = [risk_json(r) for r in snapshot.risks]
     create_table_artifact(
         key=f"risks-{snapshot.project}",
@@ -200,7 +205,7 @@ def publish_risks(snapshot: Snapshot) -> None:
     )
 
 
-@task(name="sync-project", task_run_name="sync {project.key}", cache_policy=NONE)
+@step(name="sync-project", task_run_name="sync {project.key}")
 def sync_project_task(
     project: ProjectConfig, store: StateStore, as_of: datetime, shared: Mapping[str, int]
 ) -> SyncResult:
@@ -252,15 +257,30 @@ def sync_projects(
 ) -> list[SyncResult]:
     """Sync projects concurrently, one task each; results in the config's order."""
     futures = [sync_project_task.submit(p, store, as_of, shared) for p in projects]
-    progress = (
-        create_progress_artifact(0.0, description="projects synced") if len(projects) > 3 else None
-    )
+    progress = ProgressArtifact("projects synced") if len(projects) > 3 else None
     results = []
     for done, future in enumerate(futures, start=1):
         results.append(future.result())
         if progress is not None:
-            update_progress_artifact(progress, 100.0 * done / len(projects))
+            progress.update(100.0 * done / len(projects))
     return results
+
+
+class ProgressArtifact:
+    """A progress artifact on the flow run's page (nothing outside a flow run)."""
+
+    def __init__(self, description: str) -> None:
+        self.id = None
+        if orchestrated():
+            from prefect.artifacts import create_progress_artifact
+
+            self.id = create_progress_artifact(0.0, description=description)
+
+    def update(self, percent: float) -> None:
+        if self.id is not None:
+            from prefect.artifacts import update_progress_artifact
+
+            update_progress_artifact(self.id, percent)
 
 
 def chosen_projects(config: Config, keys: list[str] | None) -> list[ProjectConfig]:
@@ -274,11 +294,7 @@ def chosen_projects(config: Config, keys: list[str] | None) -> list[ProjectConfi
     return [p for p in config.projects if p.key in keys]
 
 
-@flow(
-    name="sync",
-    flow_run_name=_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=8),
-)
+@flow(name="sync", flow_run_name=_run_name, threads=THREADS)
 def sync_flow(
     config: str,
     project: str | None = None,

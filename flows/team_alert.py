@@ -13,16 +13,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-from prefect import flow
-from prefect.states import State
 
 from connectors.channels.base import ChannelContext
 from connectors.state import state_store
 from connectors.store import LedgerConflict, StateStore
 from flows.delivery import DeliveryRequest, deliver, lease_of, message_of, outcome_of
+from flows.engine import flow
 from flows.reports import template_dirs
 from flows.runtime import finish, run_link
 from stagecast.config import Config, ConfigError, ProjectConfig, load_config
@@ -39,6 +37,10 @@ from stagecast.reports.team_alert import (
     hours,
     team_alert_context,
 )
+
+if TYPE_CHECKING:
+    from prefect.states import State
+
 
 log = logging.getLogger("stagecast.team_alert")
 

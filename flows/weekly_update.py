@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prefect import flow
-from prefect.states import State
-
+from flows.engine import flow
 from flows.reports import ReportRequest, Scene, run_name, run_report, scheduled
 from flows.runtime import finish
 from stagecast.config import ChannelConfig
 from stagecast.output import RunResult
 from stagecast.reports.context import weekly_update_context
+
+if TYPE_CHECKING:
+    from prefect.states import State
+
 
 KIND = "weekly_update"
 
