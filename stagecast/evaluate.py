@@ -6,6 +6,7 @@ run is represented by its last good data, carried forward from the previous snap
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -113,8 +114,9 @@ def _gather(outcomes: Sequence[SourceOutcome], previous: Snapshot | None) -> _Ga
     documents: list[Document] = []
     minutes: list[MinuteItem] = []
     stage_dues: dict[str, date] = {}
+    earlier = _previous_by_source(previous)
     for outcome in outcomes:
-        before = _previous_of(previous, outcome.name)
+        before = earlier.get(outcome.name, _NOTHING)
         pull = outcome.pull
         if pull is None:
             tasks.extend(before.tasks)
@@ -133,16 +135,27 @@ def _gather(outcomes: Sequence[SourceOutcome], previous: Snapshot | None) -> _Ga
     return _Gathered(tuple(tasks), tuple(documents), tuple(minutes), stage_dues)
 
 
-def _previous_of(previous: Snapshot | None, source: str) -> _Gathered:
-    """What the previous snapshot held from one source."""
+_NOTHING = _Gathered((), (), (), {})
+
+
+def _previous_by_source(previous: Snapshot | None) -> dict[str, _Gathered]:
+    """What the previous snapshot held from each source, in its order: one pass over it,
+    not one per source."""
     if previous is None:
-        return _Gathered((), (), (), {})
-    return _Gathered(
-        tuple(t for t in previous.tasks if t.source == source),
-        tuple(d for d in previous.documents if d.source == source),
-        tuple(m for m in previous.minutes if m.source == source),
-        {},
-    )
+        return {}
+    tasks: dict[str, list[Task]] = defaultdict(list)
+    documents: dict[str, list[Document]] = defaultdict(list)
+    minutes: dict[str, list[MinuteItem]] = defaultdict(list)
+    for task in previous.tasks:
+        tasks[task.source].append(task)
+    for document in previous.documents:
+        documents[document.source].append(document)
+    for minute in previous.minutes:
+        minutes[minute.source].append(minute)
+    return {
+        name: _Gathered(tuple(tasks[name]), tuple(documents[name]), tuple(minutes[name]), {})
+        for name in {*tasks, *documents, *minutes}
+    }
 
 
 def _merge(
@@ -157,12 +170,13 @@ def _merge(
 
 def _statuses(outcomes: Sequence[SourceOutcome], tasks: Sequence[Task]) -> tuple[SourceStatus, ...]:
     """What the JSON says of each source: fresh or not, how many tasks, when last good."""
+    counts = Counter(t.source for t in tasks)
     return tuple(
         SourceStatus(
             name=o.name,
             type=o.type,
             ok=o.pull is not None,
-            tasks=sum(1 for t in tasks if t.source == o.name),
+            tasks=counts[o.name],
             error=o.error,
             last_ok=o.last_ok,
             documents=len(o.pull.documents) if o.pull else 0,
@@ -220,11 +234,14 @@ def _stage_figures(
     today: date,
     rules: RiskRules,
 ) -> tuple[StageProgress, ...]:
-    """Each stage's progress from the tasks assigned to it."""
+    """Each stage's progress from the tasks assigned to it (grouped in one pass)."""
+    staged: dict[str | None, list[Task]] = defaultdict(list)
+    for task in tasks:
+        staged[task.stage].append(task)
     return tuple(
         stage_progress(
             plan,
-            [t for t in tasks if t.stage == plan.name],
+            staged.get(plan.name, []),
             calendar,
             today,
             rules.forecast_window_days,
