@@ -45,6 +45,12 @@ test: lint typecheck browser
 demo: install
 	$(BIN)/stagecast demo
 
+# The performance figures beside their targets, measured in one run: a table, then JSON (a few
+# minutes). BENCH_ARGS="--quick" for small sizes, "--no-served" leaves out the Prefect server,
+# "--json FILE" keeps the JSON; `.venv/bin/python benchmarks/bench.py --help` lists the sizes.
+bench: install
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
 # Re-lock after changing dependencies in pyproject.toml (needs uv: pip install uv).
 lock:
 	printf 'pip==$(PIP_VERSION)\n' | uv pip compile - --python-version 3.11 --generate-hashes -o requirements-pip.lock
