@@ -1,12 +1,16 @@
 """Jira Cloud and Data Center issues as tasks (SPEC §3), read through the `jira` library, gently.
 
 A pull:
-1. asks `serverInfo` which Jira this is (`deploymentType`), never guessing from the URL;
-2. finds the Flagged field (and Sprint / Epic Link when `stage_field` needs them) in `/field`;
-3. searches for only the fields the pipeline reads: Cloud pages `/rest/api/3/search/jql` by
+1. knows which Jira this is (`serverInfo`'s `deploymentType`, never guessed from the URL) and
+   the ids of Flagged (and Sprint / Epic Link when `stage_field` needs them) from `/field`:
+   learnt once a day per site and account and shared by every project (`jira_site.SiteCache`);
+   a search that shows them wrong has them learnt again, once, and is retried;
+2. searches for only the fields the pipeline reads: Cloud pages `/rest/api/3/search/jql` by
    `nextPageToken` (no total, pages may be short), Data Center pages `/rest/api/2/search` by
    `startAt`/`total`;
-4. normalises each issue to a `Task`; a malformed one is skipped with a warning naming it.
+3. normalises each issue to a `Task`; a malformed one is skipped with a warning naming it.
+
+So a pull of a project that did not change is one request, and a full pull one per page.
 
 Gentleness (SPEC §9): every HTTP request goes through `_PoliteAdapter`, mounted on the
 library's session. It holds one of the host's slots (`HOST_LIMITS`, shared by every project on
@@ -50,8 +54,16 @@ from connectors.http import (
 )
 from connectors.secrets import reveal
 from connectors.sources.base import PullRequest, SourceError
+from connectors.sources.jira_site import (
+    SITES,
+    FieldIds,
+    SiteCache,
+    SiteFacts,
+    SiteKey,
+    site_fields,
+)
 from stagecast.adf import adf_to_text
-from stagecast.config import ConfigError
+from stagecast.config import ConfigError, SecretRef
 from stagecast.models import SourcePull, Task, TaskState
 from stagecast.normalise import looks_blocked, parse_moment
 
@@ -71,9 +83,6 @@ PAGE_SIZE = 100
 # suffice; 2 h more absorb clock skew between us and Jira and Cloud's search-index lag. Users
 # east of UTC only widen the window. Issues seen twice are de-duplicated by id.
 OVERLAP = timedelta(hours=14)
-
-SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
-EPIC_LINK_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-link"
 
 # What the pipeline reads; everything else stays on Jira's side (search payloads are big).
 BASE_FIELDS: tuple[str, ...] = (
@@ -154,52 +163,46 @@ class _PoliteAdapter(HTTPAdapter):
 
 
 class _Jira(JIRA):
-    """The library's client with its field list read once: searches read it again otherwise."""
+    """The library's client, which never reads `/field` on its own."""
 
-    _field_list: list[dict[str, Any]] | None = None
+    @property
+    def _fields_cache(self) -> dict[str, str]:
+        """No translation of field names: we ask for fields by id, so the library need not
+        fetch `/field` for every client (its searches would, to translate JQL names)."""
+        return {}
 
-    def fields(self) -> list[dict[str, Any]]:
-        """`/field`, fetched on first use; the library's field-name translation reuses it."""
-        if self._field_list is None:
-            self._field_list = super().fields()
-        return self._field_list
+
+class _Clients:
+    """A pull's clients, one per REST API version, made when first needed."""
+
+    def __init__(self, make: Callable[[str], JIRA]) -> None:
+        self._make = make
+        self._made: dict[str, JIRA] = {}
+
+    def __call__(self, api: str) -> JIRA:
+        if api not in self._made:
+            self._made[api] = self._make(api)
+        return self._made[api]
 
 
 # --- fields and JQL -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FieldIds:
-    """Custom field ids found on this site; None when absent or not needed."""
-
-    flagged: str | None = None
-    sprint: str | None = None
-    epic_link: str | None = None
-
-    def extra(self) -> list[str]:
-        """The custom fields to ask the search for."""
-        return [fid for fid in (self.flagged, self.sprint, self.epic_link) if fid]
+class _FactsDisagree(Exception):
+    """A search showed the site's remembered facts wrong: learn them again, retry once."""
 
 
-def discover_fields(fields: Iterable[Mapping[str, Any]], stage_field: str) -> FieldIds:
-    """Find Flagged by name, Sprint and Epic Link by their Jira Software schema types."""
-    flagged = sprint = epic_link = None
-    for found in fields:
-        fid, schema = found.get("id"), found.get("schema")
-        custom = schema.get("custom") if isinstance(schema, Mapping) else None
-        if not isinstance(fid, str):
-            continue
-        if flagged is None and found.get("name") == "Flagged":
-            flagged = fid
-        if sprint is None and custom == SPRINT_SCHEMA:
-            sprint = fid
-        if epic_link is None and custom == EPIC_LINK_SCHEMA:
-            epic_link = fid
-    return FieldIds(
-        flagged=flagged,
-        sprint=sprint if stage_field == "sprint" else None,
-        epic_link=epic_link if stage_field == "epic" else None,
-    )
+def _field_missing(issues: list[Any], expected: Iterable[str]) -> str | None:
+    """A custom field asked for that no issue of a page carries, not even as null. Jira
+    leaves out the fields it does not know, so the field ids we know are out of date."""
+    carried = [
+        i["fields"]
+        for i in issues
+        if isinstance(i, Mapping) and isinstance(i.get("fields"), Mapping)
+    ]
+    if not carried:
+        return None
+    return next((fid for fid in expected if not any(fid in f for f in carried)), None)
 
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
@@ -499,6 +502,17 @@ class _Fetched:
     ids: FieldIds
 
 
+def _reference(token: object) -> str:
+    """Where the token comes from (`env:NAME`), never the token: config refuses literals, and
+    should one get here anyway it is named by no more than that."""
+    return str(token) if isinstance(token, SecretRef) else "a literal"
+
+
+def _api(deployment: str) -> str:
+    """REST API v3 on Cloud (the current search, comments in ADF), v2 on Data Center."""
+    return "3" if deployment == "Cloud" else "2"
+
+
 def _site(url: str) -> str:
     """The site's address without credentials a URL might carry, for links and messages."""
     parts = urlsplit(url)
@@ -511,8 +525,8 @@ def _site(url: str) -> str:
 class JiraSource:
     """The issues a JQL selects on one Jira site (Cloud or Data Center), as tasks.
 
-    `sleep`, `clock`, `policy` and `limits` are injectable for tests; the registry passes only
-    the config.
+    `sleep`, `clock`, `policy`, `limits` and `sites` are injectable for tests; the registry
+    passes only the config.
     """
 
     type = "jira"
@@ -526,6 +540,7 @@ class JiraSource:
         clock: Clock | None = None,
         policy: RetryPolicy | None = None,
         limits: HostLimits = HOST_LIMITS,
+        sites: SiteCache = SITES,
         page_size: int = PAGE_SIZE,
     ) -> None:
         self.cfg = cfg
@@ -536,6 +551,7 @@ class JiraSource:
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
         self._policy = policy or RetryPolicy(timeout=float(cfg.timeout_seconds))
         self._limits = limits
+        self._sites = sites
         self._page_size = page_size
 
     def pull(self, request: PullRequest | None = None) -> SourcePull:
@@ -582,19 +598,39 @@ class JiraSource:
     # -- talking to Jira --------------------------------------------------------------------
 
     def _fetch(self, jql: str) -> _Fetched:
-        """serverInfo, the field list, then every page of the search."""
+        """Every page of the search, the site's facts known or learnt first; facts the search
+        shows wrong are learnt again, once, and the search retried."""
         email, token = reveal(self.cfg.email), reveal(self.cfg.token)
+        key = SiteKey(self.site, email, _reference(self.cfg.token))
         with ExitStack() as stack:
-            client = self._client("2", email, token, stack)
-            deployment = str(client.server_info().get("deploymentType") or "Server")
-            cloud = deployment == "Cloud"
-            if cloud:
-                # API v3 on Cloud: the current search, comments in ADF.
-                client = self._client("3", email, token, stack)
-            client.deploymentType = deployment  # what the library's Cloud-only calls check
-            ids = discover_fields(client.fields(), self.cfg.stage_field)
-            wanted = [*BASE_FIELDS, *ids.extra()]
-            return _Fetched(self._search(client, cloud, deployment, jql, wanted), ids)
+            clients = _Clients(lambda api: self._client(api, email, token, stack))
+            facts, learnt = self._sites.known(key, self._now(), lambda: self._learn(clients))
+            try:
+                return self._search_with(clients, facts, jql, doubt=not (learnt or facts.checked))
+            except _FactsDisagree as why:
+                logger.info("Jira %s: %s; asking serverInfo and /field again", self.host, why)
+                facts = self._sites.relearn(key, facts, self._now(), lambda: self._learn(clients))
+                return self._search_with(clients, facts, jql, doubt=False)
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    def _learn(self, clients: _Clients) -> SiteFacts:
+        """Ask `serverInfo` which Jira this is, then `/field` for the custom fields' ids."""
+        deployment = str(clients("2").server_info().get("deploymentType") or "Server")
+        fields = clients(_api(deployment)).fields()
+        return SiteFacts(deployment, site_fields(fields), learnt=self._now())
+
+    def _search_with(
+        self, clients: _Clients, facts: SiteFacts, jql: str, *, doubt: bool
+    ) -> _Fetched:
+        """Every page of the search, on the deployment's API, for the fields we read; in
+        `doubt` (facts remembered, not learnt now) the answers are checked against them."""
+        client = clients(_api(facts.deployment))
+        client.deploymentType = facts.deployment  # what the library's Cloud-only calls check
+        ids = facts.fields.for_stage_field(self.cfg.stage_field)
+        wanted = [*BASE_FIELDS, *ids.extra()]
+        return _Fetched(self._search(client, facts, jql, wanted, doubt=doubt), ids)
 
     def _client(self, api: str, email: str | None, token: str | None, stack: ExitStack) -> JIRA:
         """A `jira.JIRA` on REST API `api` whose every request goes through our adapter."""
@@ -616,18 +652,29 @@ class JiraSource:
         return client
 
     def _search(
-        self, client: JIRA, cloud: bool, deployment: str, jql: str, wanted: list[str]
+        self, client: JIRA, facts: SiteFacts, jql: str, wanted: list[str], *, doubt: bool
     ) -> list[Any]:
-        """All pages of the search; a 410 (a removed API) says what to do."""
-        pages = self._cloud_pages if cloud else self._server_pages
+        """All pages of the search; a 410 (a removed API) says what to do. In `doubt`, a
+        missing search API or a custom field on no issue of the first page disagrees."""
+        pages = self._cloud_pages if facts.cloud else self._server_pages
+        check = [fid for fid in wanted if fid not in BASE_FIELDS] if doubt else []
+        issues: list[Any] = []
         try:
-            return list(pages(client, jql, wanted))
+            for page in pages(client, jql, wanted):
+                if check and page:  # the first page with issues tells
+                    if missing := _field_missing(page, check):
+                        raise _FactsDisagree(f"the search returned no field {missing}")
+                    check = []
+                issues.extend(page)
         except JIRAError as err:
+            if doubt and err.status_code in (404, 410):
+                raise _FactsDisagree(f"the search answered HTTP {err.status_code}") from None
             if err.status_code == 410:
-                raise SourceError(self._gone(err, deployment)) from None
+                raise SourceError(self._gone(err, facts.deployment)) from None
             raise
+        return issues
 
-    def _cloud_pages(self, client: JIRA, jql: str, wanted: list[str]) -> Iterator[Any]:
+    def _cloud_pages(self, client: JIRA, jql: str, wanted: list[str]) -> Iterator[list[Any]]:
         """Cloud's enhanced search: follow `nextPageToken` until there is none (no total)."""
         token: str | None = None
         seen: set[str] = set()
@@ -639,7 +686,7 @@ class JiraSource:
                 fields=list(wanted),  # the library rewrites the list it is given
                 json_result=True,
             )
-            yield from self._issues_of(page)
+            yield self._issues_of(page)
             token = page.get("nextPageToken") if isinstance(page, dict) else None
             if not token or page.get("isLast") is True:
                 return
@@ -647,7 +694,7 @@ class JiraSource:
                 raise SourceError(f"Jira {self.host}: the search repeated a page; stopped")
             seen.add(token)
 
-    def _server_pages(self, client: JIRA, jql: str, wanted: list[str]) -> Iterator[Any]:
+    def _server_pages(self, client: JIRA, jql: str, wanted: list[str]) -> Iterator[list[Any]]:
         """Data Center's search: `startAt` advances by what came back, up to `total`."""
         start = 0
         while True:
@@ -659,7 +706,7 @@ class JiraSource:
                 json_result=True,
             )
             issues = self._issues_of(page)
-            yield from issues
+            yield issues
             start += len(issues)
             total = page.get("total") if isinstance(page, dict) else None
             if not issues or not isinstance(total, int) or start >= total:

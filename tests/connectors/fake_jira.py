@@ -12,9 +12,10 @@ Issues are stored in API v3 JSON (ADF comments); v2 answers flatten ADF to plain
 Jira does. A small JQL subset is understood: `project = X`, `project in (X, Y)`, `key = X`,
 `updated >= "yyyy-MM-dd HH:mm"` (read in `user_tz`, as Jira reads it in the user's timezone),
 joined by AND, in parentheses, and `ORDER BY key|created|updated [ASC|DESC]`; anything else is a
-400 like Jira's. Knobs: credentials (basic email + token, or a bearer PAT), injected faults (a
-status with headers, or a slow answer), latency; it counts requests per path and the peak of
-requests in flight.
+400 like Jira's. A search returns the fields asked for that the site knows (listed in `fields`)
+and leaves out the others, as Jira does with ids it does not know. Knobs: credentials (basic
+email + token, or a bearer PAT), injected faults (a status with headers, or a slow answer),
+latency; it counts requests per path and the peak of requests in flight.
 """
 
 from __future__ import annotations
@@ -599,8 +600,11 @@ class FakeJira:
     def _render(self, stored: dict[str, Any], api: str, wanted: list[str]) -> dict[str, Any]:
         """An issue as a search returns it: requested fields only; v2 bodies as plain text."""
         everything = not wanted or "*all" in wanted or "*navigable" in wanted
+        known = {found["id"] for found in self.fields}  # as Jira, leave out fields it lacks
         fields = {
-            name: value for name, value in stored["fields"].items() if everything or name in wanted
+            name: value
+            for name, value in stored["fields"].items()
+            if (everything or name in wanted) and name in known
         }
         if api != "3" and "comment" in fields:
             fields["comment"] = _plain_comments(fields["comment"])

@@ -1,16 +1,20 @@
 """The Jira source, through the real `jira` library, against a local Jira (fake_jira.py).
 
 Nothing of our own is mocked: the only things injected are the sleep (so waits are recorded,
-not slept), the clock (so cursors are predictable) and, for the concurrency test, a fresh set
-of host limits (so other tests' hosts cannot share a semaphore with it).
+not slept), the clock (so cursors are predictable), a fresh cache of site facts per test (so
+one test's site cannot lend another what it learnt; within a test, every source shares it, as
+every source of a process does) and, for the concurrency test, a fresh set of host limits (so
+other tests' hosts cannot share a semaphore with it).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +31,7 @@ from connectors.sources.jira import (
     normalise_issues,
     split_order_by,
 )
+from connectors.sources.jira_site import SiteCache
 from stagecast.config import JiraSourceConfig
 from stagecast.models import SourcePull, Task
 from tests.connectors.fake_jira import (
@@ -75,7 +80,12 @@ def server() -> Iterator[FakeJira]:
 
 
 @pytest.fixture
-def make(monkeypatch: pytest.MonkeyPatch, naps: Naps) -> Any:
+def sites() -> SiteCache:
+    return SiteCache()
+
+
+@pytest.fixture
+def make(monkeypatch: pytest.MonkeyPatch, naps: Naps, sites: SiteCache) -> Any:
     """Build a JiraSource for a site from a config validated like stagecast.yaml's."""
 
     def build(site: FakeJira, clock: Any = None, **overrides: Any) -> JiraSource:
@@ -89,7 +99,14 @@ def make(monkeypatch: pytest.MonkeyPatch, naps: Naps) -> Any:
         }
         if site.email:
             entry["email"] = site.email
-        options = {k: overrides.pop(k) for k in ("policy", "limits", "page_size") if k in overrides}
+        options = {"sites": sites}
+        options.update(
+            {
+                k: overrides.pop(k)
+                for k in ("policy", "limits", "page_size", "sites")
+                if k in overrides
+            }
+        )
         entry.update(overrides)
         cfg = JiraSourceConfig.model_validate(entry)
         return JiraSource(cfg, sleep=naps, clock=clock or (lambda: T0), **options)
@@ -144,6 +161,7 @@ def test_data_center_pages_by_start_at_with_a_personal_access_token(
     assert [s.start_at for s in server.searches] == [0, 37, 74, 111]
     assert {s.path for s in server.searches} == {"/rest/api/2/search"}
     assert server.requests_to("/rest/api/3/search/jql") == 0
+    assert server.requests_to("/rest/api/2/field") == 1  # ours; the library never asks again
 
 
 @pytest.mark.parametrize(
@@ -560,7 +578,7 @@ def test_a_second_pull_fetches_only_what_changed(cloud: FakeJira, make: Any) -> 
 
     assert second.complete is False
     assert keys(second) == ["PORTAL-3"] and second.tasks[0].state == "done"
-    assert cloud.total_requests - before == 3  # serverInfo, field, ONE search
+    assert cloud.total_requests - before == 1  # ONE search: serverInfo and fields are known
     (search,) = cloud.searches[1:]
     since = (T0 - OVERLAP).strftime("%Y-%m-%d %H:%M")
     assert search.jql == f'(project = PORTAL) AND updated >= "{since}"'
@@ -649,8 +667,188 @@ def test_ten_projects_on_one_host_never_exceed_its_concurrency(make: Any) -> Non
             thread.join()
     assert errors == []
     assert all(keys(results[n])[0] == f"P{n}-1" and len(results[n].tasks) == 60 for n in range(10))
-    assert site.total_requests == 10 * 4  # serverInfo, field, two search pages each
+    # serverInfo and field once for the host (the other nine waited for them), two pages each
+    assert site.requests_to("/rest/api/2/serverInfo") == site.requests_to("/rest/api/3/field") == 1
+    assert site.total_requests == 2 + 10 * 2
     assert 1 < site.peak <= 4
+
+
+# --- site facts: learnt once a day per site and account, shared by every project ----------
+
+
+def pull_together(
+    sources: list[JiraSource], request: PullRequest | None = None
+) -> list[SourcePull | BaseException]:
+    """Every source pulled at once in its own thread, as a sync pulls its projects."""
+    results: list[SourcePull | BaseException] = [ValueError("not run")] * len(sources)
+    start = threading.Barrier(len(sources))
+
+    def run(n: int) -> None:
+        start.wait()
+        try:
+            results[n] = sources[n].pull(request)
+        except BaseException as err:  # surfaced to the test, not lost in the thread
+            results[n] = err
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(sources))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_an_unchanged_resync_of_many_projects_is_one_request_each(make: Any) -> None:
+    with FakeJira(latency=0.01) as site:
+        for n in range(20):
+            site.add(*many(f"P{n}", 250))  # three pages of 100
+        limits = HostLimits()
+        sources = [
+            make(site, jql=f"project = P{n}", max_concurrency=4, limits=limits, page_size=100)
+            for n in range(20)
+        ]
+        full = pull_together(sources)
+        assert all(isinstance(p, SourcePull) and len(p.tasks) == 250 for p in full)
+        # A full sync: the pages, plus serverInfo and field once for the host.
+        assert site.requests_to("/rest/api/2/serverInfo") == 1
+        assert site.requests_to("/rest/api/3/field") == 1
+        assert site.total_requests == 20 * 3 + 2
+
+        before = site.total_requests
+        later = PullRequest(as_of=T0 + timedelta(hours=1), cursor=T0.isoformat(), last_full=T0)
+        again = pull_together(sources, later)
+        assert all(isinstance(p, SourcePull) and p.tasks == () for p in again)
+        assert site.total_requests - before == 20  # one search each, nothing else
+
+
+def test_a_new_process_reads_what_the_last_one_learnt(
+    cloud: FakeJira, make: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cloud.add(issue("PORTAL-1", flagged=True))
+    with caplog.at_level(logging.DEBUG):
+        make(cloud, sites=SiteCache(tmp_path)).pull()
+        assert cloud.total_requests == 3  # serverInfo, field, the search
+
+        pull = make(cloud, sites=SiteCache(tmp_path)).pull()  # a new process, the same folder
+    assert cloud.total_requests == 4 and by_key(pull)["PORTAL-1"].blocked
+
+    (stored,) = tmp_path.iterdir()
+    text = stored.read_text()
+    assert json.loads(text) == {
+        "format": 1,
+        "site": cloud.url,
+        "account": cloud.email,
+        "token": f"env:{TOKEN_VAR}",  # where the token is, never the token
+        "deployment": "Cloud",
+        "flagged": FLAGGED_ID,
+        "sprint": SPRINT_ID,
+        "epic_link": EPIC_LINK_ID,
+        "learnt": T0.isoformat(),
+        "checked": False,
+    }
+    assert "127.0.0.1" not in stored.name
+    assert cloud.token and cloud.token not in text and cloud.token not in caplog.text
+
+
+def test_a_process_takes_what_a_later_one_learnt(
+    cloud: FakeJira, make: Any, tmp_path: Path
+) -> None:
+    cloud.add(issue("PORTAL-1"))
+    served, later = SiteCache(tmp_path), SiteCache(tmp_path)
+    make(cloud, sites=served).pull()  # learnt at T0
+    make(cloud, sites=later, clock=lambda: T0 + timedelta(hours=26)).pull()  # stale: learnt
+    make(cloud, sites=served, clock=lambda: T0 + timedelta(hours=27)).pull()  # from disk
+    assert cloud.requests_to("/rest/api/2/serverInfo") == 2
+    assert len(cloud.searches) == 3
+
+
+def test_site_facts_are_learnt_again_after_a_day(cloud: FakeJira, make: Any) -> None:
+    cloud.add(issue("PORTAL-1"))
+    for hours in (0, 23, 24, 25):
+        make(cloud, clock=lambda h=hours: T0 + timedelta(hours=h)).pull()
+    assert cloud.requests_to("/rest/api/2/serverInfo") == 2  # at T0 and a day later
+    assert cloud.requests_to("/rest/api/3/field") == 2
+    assert len(cloud.searches) == 4
+
+
+def test_a_recreated_flagged_field_is_learnt_again_and_the_search_retried(
+    cloud: FakeJira, make: Any
+) -> None:
+    cloud.add(issue("PORTAL-1"), issue("PORTAL-2"))
+    assert not any(t.blocked for t in make(cloud).pull().tasks)
+    # An admin deletes Flagged and makes it anew: a new id, and the old one is unknown.
+    recreated = "customfield_10099"
+    cloud.fields = [
+        {**f, "id": recreated, "key": recreated} if f["id"] == FLAGGED_ID else f
+        for f in cloud.fields
+    ]
+    cloud.issues[0]["fields"][recreated] = [{"value": "Impediment", "id": "10019"}]
+    before = cloud.total_requests
+
+    pull = make(cloud).pull()
+    assert [t.key for t in pull.tasks if t.blocked] == ["PORTAL-1"]
+    # the search, serverInfo and field learnt again, the search again
+    assert cloud.total_requests - before == 4
+    assert cloud.searches[-1].fields == [*BASE_FIELDS, recreated]
+
+    make(cloud).pull()
+    assert cloud.total_requests - before == 5  # then one request a pull again
+
+
+def test_a_field_jira_leaves_out_costs_one_more_look_a_day_not_one_a_pull(
+    cloud: FakeJira, make: Any
+) -> None:
+    # Flagged exists, but this project's issues come back without it (a field context).
+    cloud.add(issue("PORTAL-1"))
+    del cloud.issues[0]["fields"][FLAGGED_ID]
+    for _ in range(4):
+        assert keys(make(cloud).pull()) == ["PORTAL-1"]
+    assert cloud.requests_to("/rest/api/3/field") == 2  # learnt, then checked once
+    assert len(cloud.searches) == 5  # one retried after the check
+
+
+def test_a_site_that_moved_to_cloud_is_learnt_again(make: Any) -> None:
+    with FakeJira(deployment="Server") as site:
+        site.add(issue("PORTAL-1"))
+        assert keys(make(site).pull()) == ["PORTAL-1"]
+        site.deployment = "Cloud"  # the same address, now a Cloud site: /search is gone
+        assert keys(make(site).pull()) == ["PORTAL-1"]
+    assert [s.path for s in site.searches] == ["/rest/api/2/search", "/rest/api/3/search/jql"]
+    assert site.requests_to("/rest/api/2/search") == 2  # the second a 410: serverInfo again
+    assert site.requests_to("/rest/api/2/serverInfo") == 2
+
+
+def test_pulls_waiting_for_a_failing_host_fail_with_it(make: Any) -> None:
+    with FakeJira() as site:
+        # serverInfo fails slowly: four pulls wait for the one asking, and share its failure
+        site.inject(500, path="/rest/api/2/serverInfo", delay=1.0, times=100)
+        sources = [make(site, policy=RetryPolicy(tries=1)) for _ in range(5)]
+        results = pull_together(sources)
+    assert all(isinstance(r, SourceError) and "HTTP 500" in str(r) for r in results)
+    assert site.total_requests == 1
+
+
+def test_a_folder_that_cannot_be_written_only_costs_requests(
+    cloud: FakeJira, make: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cloud.add(issue("PORTAL-1"))
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    with caplog.at_level(logging.WARNING):
+        assert keys(make(cloud, sites=SiteCache(blocked)).pull()) == ["PORTAL-1"]
+    assert "Jira site facts not kept in" in caplog.text
+
+
+def test_a_stored_file_that_cannot_be_read_is_learnt_again(
+    cloud: FakeJira, make: Any, tmp_path: Path
+) -> None:
+    cloud.add(issue("PORTAL-1"))
+    make(cloud, sites=SiteCache(tmp_path)).pull()
+    (stored,) = tmp_path.iterdir()
+    stored.write_text('{"format": 1, "site": "half a fi')
+    assert keys(make(cloud, sites=SiteCache(tmp_path)).pull()) == ["PORTAL-1"]
+    assert cloud.requests_to("/rest/api/2/serverInfo") == 2
+    assert json.loads(stored.read_text())["deployment"] == "Cloud"
 
 
 # --- registry and contract ----------------------------------------------------------------
