@@ -63,8 +63,9 @@ def test_quick_benchmark_prints_a_table_and_json_with_every_row(tmp_path: Path) 
         assert row["measure"] in done.stdout, key
         if key in TARGETED:
             assert row["target"] != "—" and isinstance(row["met"], bool), key
+            assert isinstance(row["limit"], int | float) and row["limit"] > 0, key
         else:
-            assert row["met"] is None, key
+            assert row["met"] is None and row["limit"] is None, key
 
     projects, issues, cap = settings["projects"], settings["issues"], settings["in_flight"]
     pages = projects * math.ceil(issues / settings["page"])
