@@ -102,6 +102,13 @@ class PlainFlow(Generic[P, R]):
             return self.prefect(*args, **kwargs)  # type: ignore[no-any-return]
         return self.fn(*args, **kwargs)
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else a Prefect flow has (`to_deployment`, `serve`, …) is the Prefect
+        flow's: asked for, it is built."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.prefect, name)
+
 
 def flow(**options: Any) -> Callable[[Callable[P, R]], Any]:
     """Declare a flow: Prefect's `@flow(**options)` where a Prefect API is configured, else a

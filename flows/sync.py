@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from connectors.sources.base import PullRequest, SourceError, build_source
+from connectors.sources.jira_site import SITES, site_facts_folder
 from connectors.state import state_store
 from connectors.store import SourceState, StateStore
 from flows.engine import THREADS, flow, orchestrated, step
@@ -26,7 +27,7 @@ from stagecast.changes import compare, events_for
 from stagecast.config import Config, ProjectConfig, SourceConfig, load_config
 from stagecast.evaluate import SourceOutcome, evaluate
 from stagecast.models import Changes, Event, Snapshot
-from stagecast.output import ProjectRun, RunResult, risk_json
+from stagecast.output import ProjectRun, RunResult, figures_only, risk_json
 
 if TYPE_CHECKING:
     from prefect.states import State
@@ -46,6 +47,13 @@ class SyncResult:
     @property
     def sources_ok(self) -> bool:
         return all(s.ok for s in self.snapshot.sources)
+
+
+def remember_sites(config: Config) -> None:
+    """Keep what each Jira site told us (Cloud or Data Center, its field ids) beside the
+    outbox: each run on a worker is a process of its own, and should ask once a day, not
+    once per sync."""
+    SITES.persist_in(site_facts_folder(config.outbox))
 
 
 def pull_request(
@@ -208,14 +216,18 @@ def publish_risks(snapshot: Snapshot) -> None:
 @step(name="sync-project", task_run_name="sync {project.key}")
 def sync_project_task(
     project: ProjectConfig, store: StateStore, as_of: datetime, shared: Mapping[str, int]
-) -> SyncResult:
-    """Pull one project's sources, compute its snapshot, store it and emit its new events."""
+) -> ProjectRun:
+    """Pull one project's sources, compute its snapshot, store it and emit its new events.
+
+    It returns the snapshot's figures without its tasks and documents (all a run's result
+    shows), so a run of 200 projects holds the tasks of those it is syncing, not of all.
+    """
     with project_turn(project.key):
         result = sync_project(project, store, as_of, shared=shared, publish=publish)
     line = summary(project.key, result)
     log.info("%s", line)
     step_done(line)
-    return result
+    return ProjectRun(figures_only(result.snapshot), result.events)
 
 
 def plural(count: int, noun: str) -> str:
@@ -254,7 +266,7 @@ def sync_projects(
     store: StateStore,
     as_of: datetime,
     shared: Mapping[str, int],
-) -> list[SyncResult]:
+) -> list[ProjectRun]:
     """Sync projects concurrently, one task each; results in the config's order."""
     futures = [sync_project_task.submit(p, store, as_of, shared) for p in projects]
     progress = ProgressArtifact("projects synced") if len(projects) > 3 else None
@@ -267,20 +279,27 @@ def sync_projects(
 
 
 class ProgressArtifact:
-    """A progress artifact on the flow run's page (nothing outside a flow run)."""
+    """A progress artifact on the flow run's page (nothing outside a flow run), moved in steps
+    of `STEP` percent: a request per project would cost a group of 200 projects 200 requests
+    for a bar nobody reads to the project."""
+
+    STEP = 10.0
 
     def __init__(self, description: str) -> None:
         self.id = None
+        self.shown = 0.0
         if orchestrated():
             from prefect.artifacts import create_progress_artifact
 
             self.id = create_progress_artifact(0.0, description=description)
 
     def update(self, percent: float) -> None:
-        if self.id is not None:
-            from prefect.artifacts import update_progress_artifact
+        if self.id is None or (percent < 100 and percent - self.shown < self.STEP):
+            return
+        from prefect.artifacts import update_progress_artifact
 
-            update_progress_artifact(self.id, percent)
+        update_progress_artifact(self.id, percent)
+        self.shown = percent
 
 
 def chosen_projects(config: Config, keys: list[str] | None) -> list[ProjectConfig]:
@@ -314,6 +333,7 @@ def sync_flow(
     if project is None and run is not None and fans_out(run, len(chosen)):
         given = {"config": config, **({"as_of": as_of} if as_of else {})}
         return start_per_project(run, [p.key for p in chosen], given)
+    remember_sites(loaded)
     with state_store(loaded.state, loaded.outbox) as store:
         results = sync_projects(chosen, store, moment, wanted_limits(loaded))
-    return finish(RunResult(moment, [ProjectRun(r.snapshot, r.events) for r in results]))
+    return finish(RunResult(moment, results))

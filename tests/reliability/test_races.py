@@ -149,7 +149,7 @@ def test_two_sync_commands_at_once(backend, tmp_path, prefect_server, reliabilit
 def _sync(cfg: Path, key: str, moment: datetime) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "flows", "sync", "-c", str(cfg), "--project", key]
     command += ["--as-of", moment.isoformat(), "--json"]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=None, text=True)
 
 
 KEYS = 1000
