@@ -18,7 +18,8 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator
+import weakref
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -34,7 +35,16 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 
 from stagecast.ledger import LEDGER_STATES, LedgerStatus, may_move, recover
 from stagecast.models import Snapshot
-from stagecast.serialize import snapshot_from_dict, snapshot_to_dict
+from stagecast.serialize import (
+    BODY_FIELDS,
+    FORMAT,
+    Body,
+    EncodedSnapshot,
+    decode_body,
+    decode_parts,
+    decode_stages_only,
+    encode_parts,
+)
 
 DEFAULT_URL = "sqlite:///.stagecast/state.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -64,6 +74,10 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 metadata = sa.MetaData()
 
+# One row per stored moment. Its `format` says what `data` holds (`stagecast.serialize`): 0, the
+# whole snapshot (rows stored before formats were numbered); 1, the head (`as_of`, `sources`),
+# its body being the `snapshot_bodies` row of `body_id`, which later moments share while the
+# project does not change.
 snapshots = sa.Table(
     "snapshots",
     metadata,
@@ -73,7 +87,27 @@ snapshots = sa.Table(
     sa.Column("stored_at", UTCDateTime, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("emitted", sa.Text, nullable=False),
+    sa.Column("format", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "body_id",
+        sa.Integer,
+        sa.ForeignKey("snapshot_bodies.id", name="fk_snapshots_body"),
+        nullable=True,
+    ),
     sa.UniqueConstraint("project", "as_of", name="uq_snapshots_project_as_of"),
+)
+
+# A project's snapshot bodies by content: `digest` is the SHA-256 of the format and the encoded
+# body, so equal content is stored once however many moments have it. Never updated.
+snapshot_bodies = sa.Table(
+    "snapshot_bodies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project", sa.Text, nullable=False),
+    sa.Column("digest", sa.Text, nullable=False),
+    sa.Column("format", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.UniqueConstraint("project", "digest", name="uq_snapshot_bodies_project_digest"),
 )
 
 snapshot_stages = sa.Table(
@@ -232,6 +266,8 @@ class StateStore:
     def __init__(self, url: str) -> None:
         self.engine = _create_engine(url)
         self._writer = self.engine.execution_options(**{_WRITE: True})
+        # Decoded snapshots by the body they were made of, only while still in use elsewhere.
+        self._in_use: weakref.WeakValueDictionary[int, Snapshot] = weakref.WeakValueDictionary()
         try:
             self._upgrade()
         except BaseException:
@@ -265,7 +301,7 @@ class StateStore:
     def latest_before(self, project: str, as_of: datetime) -> Snapshot | None:
         """The previous snapshot (SPEC §6): the latest with an earlier instant."""
         query = (
-            sa.select(snapshots.c.data)
+            sa.select(*_STORED)
             .where(snapshots.c.project == project, snapshots.c.as_of < _aware(as_of))
             .order_by(snapshots.c.as_of.desc())
             .limit(1)
@@ -274,26 +310,36 @@ class StateStore:
 
     def snapshot_at(self, project: str, as_of: datetime) -> Snapshot | None:
         """The snapshot stored for exactly this instant, whatever offset either was written in."""
-        return self._snapshot(sa.select(snapshots.c.data).where(*_at(project, as_of)))
+        return self._snapshot(sa.select(*_STORED).where(*_at(project, as_of)))
 
     def history(self, project: str, until: datetime, limit: int = 400) -> list[Snapshot]:
-        """The project's snapshots up to `until` (inclusive), oldest first; the latest `limit`."""
+        """The project's snapshots up to `until` (inclusive), oldest first; the latest `limit`.
+        Snapshots that share a body share its decoding (and its task objects)."""
         query = (
-            sa.select(snapshots.c.data)
+            sa.select(*_STORED)
             .where(snapshots.c.project == project, snapshots.c.as_of <= _aware(until))
             .order_by(snapshots.c.as_of.desc())
             .limit(limit)
         )
-        with self.engine.connect() as conn:
-            rows = list(conn.scalars(query))
-        return [snapshot_from_dict(json.loads(raw)) for raw in reversed(rows)]
+        return self._read(query)[::-1]
 
     def daily_history(
-        self, project: str, until: datetime, tz: tzinfo, days: int = 400
+        self,
+        project: str,
+        until: datetime,
+        tz: tzinfo,
+        days: int = 400,
+        *,
+        stages_only: bool = False,
     ) -> list[Snapshot]:
         """The last snapshot of each local day up to `until` (inclusive), oldest first; the
         latest `days` days. What a burn-up chart reads: a project synced hourly keeps 24
-        snapshots a day, and only the moments are read to choose one of them."""
+        snapshots a day, and only the moments are read to choose one of them.
+
+        With `stages_only`, each snapshot's tasks, documents, minutes and risks are left empty,
+        undecoded: a burn-up chart reads the stages alone, and a year of days of a large
+        project's tasks would cost the report seconds.
+        """
         moments = sa.select(snapshots.c.id, snapshots.c.as_of).where(
             snapshots.c.project == project, snapshots.c.as_of <= _aware(until)
         )
@@ -303,12 +349,9 @@ class StateStore:
                 day = as_of.astimezone(tz).date()
                 if day not in last_of_day or as_of > last_of_day[day][0]:
                     last_of_day[day] = (as_of, row_id)
-            ids = [last_of_day[d][1] for d in sorted(last_of_day)[-days:]]
-            rows = conn.execute(
-                sa.select(snapshots.c.as_of, snapshots.c.data).where(snapshots.c.id.in_(ids))
-            )
-            found = sorted(rows, key=lambda row: row[0])
-        return [snapshot_from_dict(json.loads(data)) for _, data in found]
+        ids = [last_of_day[d][1] for d in sorted(last_of_day)[-days:]]
+        query = sa.select(*_STORED).where(snapshots.c.id.in_(ids))
+        return self._read(query.order_by(snapshots.c.as_of), stages_only=stages_only)
 
     def has_later_snapshot(self, project: str, as_of: datetime) -> bool:
         """Whether a snapshot of a later instant is stored (a sync overtook this one)."""
@@ -361,22 +404,59 @@ class StateStore:
 
         A snapshot with the same instant replaces the stored one; emitted ids add to those
         already recorded for it; source states are replaced by the ones given.
+
+        Only the snapshot's head (its moment and its sources' status) is new with every sync.
+        Its body (tasks, stages, risks…) is written only when the project has no body of the
+        same content yet: a sync that found nothing new stores a head pointing at the body it
+        shares with the sync before, not another copy.
         """
-        data = _dumps(snapshot_to_dict(snapshot))
+        encoded = encode_parts(snapshot)
+        digest = _digest(encoded)
         with self._writer.begin() as conn:
-            snapshot_id, before = _claim_snapshot(conn, snapshot, data)
+            body_id = _body_id(conn, snapshot.project, digest, encoded.body)
+            snapshot_id, before = _claim_snapshot(conn, snapshot, encoded.head, body_id)
             _replace_stages(conn, snapshot_id, snapshot)
             _upsert_source_states(conn, snapshot.project, source_states)
             conn.execute(
                 snapshots.update()
                 .where(snapshots.c.id == snapshot_id)
-                .values(data=data, stored_at=_now(), emitted=_dumps(sorted(before | set(emitted))))
+                .values(
+                    format=FORMAT,
+                    data=encoded.head,
+                    body_id=body_id,
+                    stored_at=_now(),
+                    emitted=_dumps(sorted(before | set(emitted))),
+                )
             )
 
-    def _snapshot(self, query: sa.Select[str]) -> Snapshot | None:
+    def _snapshot(self, query: sa.Select[Any]) -> Snapshot | None:
+        found = self._read(query)
+        return found[0] if found else None
+
+    def _read(self, query: sa.Select[Any], *, stages_only: bool = False) -> list[Snapshot]:
+        """The snapshots of the rows `query` selects (`_STORED`), in its order. A body is read
+        and decoded once however many rows share it, and not at all while a snapshot made of it
+        is still in use: a run reads the same body again (the previous snapshot, the history,
+        each channel's comparison), and a stored body never changes. Decoding happens after the
+        connection is given back, since a read holds SQLite's lock against writers."""
         with self.engine.connect() as conn:
-            raw = conn.scalar(query)
-        return None if raw is None else snapshot_from_dict(json.loads(raw))
+            rows = list(conn.execute(query))
+            ids = {row.body_id for row in rows if row.body_id is not None}
+            known = {} if stages_only else self._bodies_in_use(ids)
+            texts = _body_texts(conn, ids - known.keys())
+        decode = decode_stages_only if stages_only else decode_body
+        bodies = known | {id: decode(text) for id, text in texts.items()}
+        found = [_decode_row(row, bodies, decode) for row in rows]
+        if not stages_only:
+            for row, snapshot in zip(rows, found, strict=True):
+                if row.body_id in texts:
+                    self._in_use[row.body_id] = snapshot
+        return found
+
+    def _bodies_in_use(self, ids: set[int]) -> dict[int, Body]:
+        """The bodies of these ids that a snapshot still in use was made of."""
+        alive = {id: s for id in ids if (s := self._in_use.get(id)) is not None}
+        return {id: {name: getattr(s, name) for name in BODY_FIELDS} for id, s in alive.items()}
 
     # the delivery ledger
 
@@ -681,13 +761,63 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
-def _claim_snapshot(conn: Connection, snapshot: Snapshot, data: str) -> tuple[int, set[str]]:
+_STORED = (snapshots.c.format, snapshots.c.data, snapshots.c.body_id)  # what decoding needs
+
+
+def _body_texts(conn: Connection, ids: set[int]) -> dict[int, str]:
+    """The stored bodies of these ids."""
+    if not ids:
+        return {}
+    t = snapshot_bodies
+    found = conn.execute(sa.select(t.c.id, t.c.format, t.c.data).where(t.c.id.in_(ids)))
+    return {id: _readable(version, data) for id, version, data in found}
+
+
+def _decode_row(
+    row: sa.Row[Any], bodies: dict[int, Body], decode: Callable[[str], Body]
+) -> Snapshot:
+    """A row of format 1 is its head and a body; one of format 0 holds both in one text."""
+    if row.format == 0:
+        return decode_parts(row.data, decode(row.data))
+    return decode_parts(_readable(row.format, row.data), bodies[row.body_id])
+
+
+def _readable(version: int, data: str) -> str:
+    """Refuse a format this release does not know (a newer release stored it)."""
+    if version not in (0, FORMAT):
+        raise ValueError(f"a snapshot is stored in format {version}, newer than this stagecast")
+    return data
+
+
+def _digest(encoded: EncodedSnapshot) -> str:
+    """What identifies a body's content: the same content in another format is another body."""
+    return hashlib.sha256(f"{FORMAT}\n{encoded.body}".encode()).hexdigest()
+
+
+def _body_id(conn: Connection, project: str, digest: str, body: str) -> int:
+    """The project's stored body of this digest, written first if the project has none."""
+    t = snapshot_bodies
+    query = sa.select(t.c.id).where(t.c.project == project, t.c.digest == digest)
+    found = conn.scalar(query)
+    if found is not None:
+        return int(found)
+    conn.execute(
+        _insert(conn, t)
+        .values(project=project, digest=digest, format=FORMAT, data=body)
+        .on_conflict_do_nothing(index_elements=["project", "digest"])
+    )
+    return int(conn.execute(query).scalar_one())  # ours, or a concurrent save's of the same
+
+
+def _claim_snapshot(
+    conn: Connection, snapshot: Snapshot, head: str, body_id: int
+) -> tuple[int, set[str]]:
     """Make sure the (project, as_of) row exists and lock it; return its id and emitted ids."""
     now = _now()
     conn.execute(
         _insert(conn, snapshots)
         .values(project=snapshot.project, as_of=_aware(snapshot.as_of), stored_at=now)
-        .values(data=data, emitted="[]")
+        .values(data=head, emitted="[]", format=FORMAT, body_id=body_id)
         .on_conflict_do_nothing(index_elements=["project", "as_of"])
     )
     query = sa.select(snapshots.c.id, snapshots.c.emitted).where(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -28,7 +30,7 @@ from connectors.store import (
     delivery_key,
     metadata,
 )
-from stagecast.models import Progress, Snapshot, StageProgress, Task
+from stagecast.models import Progress, Snapshot, SourceStatus, StageProgress, Task
 from stagecast.serialize import snapshot_from_dict
 from tests.postgres import fresh_database, postgres_reachable, where
 
@@ -270,7 +272,9 @@ def test_a_snapshot_stored_before_risk_flags_carried_facts_still_loads(store: St
     old = snapshot_from_dict(json.loads(raw))
     store.save_sync(old, [], [])
     with store.engine.begin() as conn:  # the row as the code of then wrote it
-        conn.execute(sa.update(metadata.tables["snapshots"]).values(data=raw))
+        conn.execute(
+            sa.update(metadata.tables["snapshots"]).values(data=raw, format=0, body_id=None)
+        )
     for loaded in (
         store.snapshot_at("acme-portal", old.as_of),
         store.history("acme-portal", old.as_of)[-1],
@@ -310,6 +314,122 @@ def test_concurrent_saves_of_one_snapshot_union_their_events(store: StateStore) 
     assert store.emitted_at("acme", at(10)) == {f"e{i}" for i in range(8)}
     assert count(store, "snapshots") == 1
     assert count(store, "snapshot_stages") == 1
+
+
+# a sync that changed nothing
+
+
+def synced(as_of: datetime, project: str = "acme", title: str = "t", **totals: int) -> Snapshot:
+    """`snap` as a sync makes it: its source was read at `as_of`, so only the head differs."""
+    source = SourceStatus("jira", "jira", ok=True, tasks=1, error=None, last_ok=as_of)
+    return replace(snap(as_of, project, title, **totals), sources=(source,))
+
+
+def bodies(s: StateStore) -> list[tuple[int, str]]:
+    """The stored bodies, as (id, data)."""
+    with s.engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql("SELECT id, data FROM snapshot_bodies")]
+
+
+def test_an_unchanged_sync_stores_no_new_body_and_reads_back_as_itself(store: StateStore) -> None:
+    first, second = synced(at(10), a=3), synced(at(18, PLUS8) + timedelta(hours=1), a=3)
+    store.save_sync(first, [], ["e1"])
+    stored = bodies(store)
+    store.save_sync(second, [], ["e2"])
+    assert bodies(store) == stored  # the body neither written again nor rewritten
+    assert count(store, "snapshots") == 2
+    assert store.latest_before("acme", at(12)) == second
+    assert store.latest_before("acme", at(12)).as_of.utcoffset() == timedelta(hours=8)
+    assert store.latest_before("acme", at(11)) == first
+    assert store.snapshot_at("acme", at(11)) == second
+    assert store.history("acme", at(12)) == [first, second]
+    assert store.daily_history("acme", at(12), PLUS8) == [second]
+    assert store.has_later_snapshot("acme", at(10))
+    assert (store.emitted_at("acme", at(10)), store.emitted_at("acme", at(11))) == ({"e1"}, {"e2"})
+    assert store.baselines("acme", at(12)) == {"a": 3}
+
+
+def test_snapshots_sharing_a_body_share_its_decoding(store: StateStore) -> None:
+    for hour in (9, 10, 11):
+        store.save_sync(synced(at(hour), a=3), [], [])
+    found = store.history("acme", at(12))
+    assert [s.as_of for s in found] == [at(9), at(10), at(11)]
+    assert found[0].tasks is found[1].tasks is found[2].tasks
+    assert [s.sources[0].last_ok for s in found] == [at(9), at(10), at(11)]
+
+
+def test_a_body_in_use_is_not_decoded_again_and_one_let_go_is(store: StateStore) -> None:
+    store.save_sync(synced(at(9), a=3), [], [])
+    store.save_sync(synced(at(10), a=3), [], [])
+    previous = store.latest_before("acme", at(12))
+    assert previous is not None
+    assert store.history("acme", at(12))[0].tasks is previous.tasks
+    assert store.snapshot_at("acme", at(9)) == synced(at(9), a=3)
+    held = weakref.ref(previous)
+    del previous
+    gc.collect()
+    assert held() is None  # the store keeps no snapshot alive: memory stays the run's own
+    assert store.latest_before("acme", at(12)) == synced(at(10), a=3)
+
+
+def test_a_change_stores_a_new_body_and_content_seen_before_reuses_its_own(
+    store: StateStore,
+) -> None:
+    store.save_sync(synced(at(9), title="a"), [], [])
+    store.save_sync(synced(at(10), title="b"), [], [])
+    store.save_sync(synced(at(11), title="a"), [], [])  # back as it was at 9
+    store.save_sync(synced(at(11), project="other", title="a"), [], [])
+    assert len(bodies(store)) == 3  # acme's a and b, other's a
+    assert [s.tasks[0].title for s in store.history("acme", at(12))] == ["a", "b", "a"]
+    assert store.snapshot_at("other", at(11)) == synced(at(11), project="other", title="a")
+
+
+def test_the_same_moment_saved_with_other_content_points_at_the_new_body(
+    store: StateStore,
+) -> None:
+    store.save_sync(synced(at(9), title="a"), [], [])
+    store.save_sync(synced(at(10), title="a"), [], [])
+    store.save_sync(synced(at(10), title="b", x=1), [], [])
+    assert store.snapshot_at("acme", at(9)) == synced(at(9), title="a")
+    assert store.snapshot_at("acme", at(10)) == synced(at(10), title="b", x=1)
+    assert store.baselines("acme", at(11)) == {"x": 1}
+
+
+def test_daily_history_of_stages_only_leaves_the_tasks_undecoded(store: StateStore) -> None:
+    store.save_sync(synced(at(9), a=3), [], [])
+    store.save_sync(synced(at(10), title="other", a=4), [], [])
+    (full,) = store.daily_history("acme", at(12), PLUS8)
+    (light,) = store.daily_history("acme", at(12), PLUS8, stages_only=True)
+    assert light == replace(full, tasks=(), documents=(), minutes=(), risks=())
+    assert light.stages == full.stages and light.sources == full.sources
+
+
+def test_concurrent_saves_of_one_content_store_it_once(store: StateStore) -> None:
+    errors: list[BaseException] = []
+
+    def save(minute: int) -> None:
+        try:
+            store.save_sync(synced(at(10) + timedelta(minutes=minute), a=3), [], [])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(m,)) for m in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(bodies(store)) == 1
+    found = store.history("acme", at(11))
+    assert found == [synced(at(10) + timedelta(minutes=m), a=3) for m in range(8)]
+
+
+def test_a_snapshot_of_a_newer_format_is_refused_not_misread(store: StateStore) -> None:
+    store.save_sync(synced(at(9)), [], [])
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(metadata.tables["snapshots"]).values(format=2))
+    with pytest.raises(ValueError, match="format 2, newer than this stagecast"):
+        store.latest_before("acme", at(12))
 
 
 # the delivery ledger

@@ -1,8 +1,11 @@
-"""Snapshots survive the trip through JSON unchanged: values, types and UTC offsets."""
+"""Snapshots survive the trip through JSON unchanged: values, types and UTC offsets, in the
+stored format (head and body apart) and as one JSON object (format 0, and `to_dict`)."""
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -25,7 +28,18 @@ from stagecast.models import (
     StatusChange,
     Task,
 )
-from stagecast.serialize import from_dict, snapshot_from_dict, snapshot_to_dict, to_dict
+from stagecast.serialize import (
+    decode,
+    decode_body,
+    decode_parts,
+    decode_stages_only,
+    encode,
+    encode_parts,
+    from_dict,
+    snapshot_from_dict,
+    snapshot_to_dict,
+    to_dict,
+)
 
 texts = st.text(max_size=12)
 short_tuples = st.lists(texts, max_size=3).map(tuple)
@@ -142,12 +156,21 @@ snapshots = st.builds(
 
 def through_json(s: Snapshot) -> Snapshot:
     """What a stored snapshot looks like after it is read back."""
-    return snapshot_from_dict(json.loads(json.dumps(snapshot_to_dict(s), allow_nan=False)))
+    encoded = encode_parts(s)
+    return decode_parts(encoded.head, decode_body(encoded.body))
+
+
+def through_format_0(s: Snapshot) -> Snapshot:
+    """A snapshot written as one object, as the store did before formats were numbered."""
+    text = json.dumps(snapshot_to_dict(s), ensure_ascii=True, allow_nan=False)
+    return decode(text, Snapshot)
 
 
 @given(snapshots)
 def test_snapshot_round_trips_through_json(s: Snapshot) -> None:
     assert through_json(s) == s
+    assert through_format_0(s) == s
+    assert snapshot_from_dict(json.loads(json.dumps(snapshot_to_dict(s)))) == s
 
 
 @given(snapshots)
@@ -203,6 +226,7 @@ others = st.one_of(
 @given(others)
 def test_every_model_round_trips(obj: Any) -> None:
     assert from_dict(type(obj), json.loads(json.dumps(to_dict(obj)))) == obj
+    assert decode(encode(obj), type(obj)) == obj
 
 
 def small_snapshot(due: date | datetime) -> Snapshot:
@@ -285,3 +309,58 @@ def test_an_action_item_stored_before_owners_and_due_dates_loads_as_open_and_uno
     (item,) = snapshot_from_dict(d).minutes
     assert (item.owner, item.due, item.done) == (None, None, False)
     assert item.text == "赵强周五前提交联调方案"
+
+
+def test_the_stored_head_is_what_every_sync_changes_and_the_body_the_rest() -> None:
+    encoded = encode_parts(small_snapshot(date(2026, 11, 20)))
+    assert json.loads(encoded.head) == {"as_of": "2026-11-20T18:00:00+08:00", "sources": []}
+    body = json.loads(encoded.body)
+    assert "as_of" not in body and "sources" not in body
+    assert body["tasks"][0]["due"] == "2026-11-20"
+
+
+def test_stages_only_leaves_tasks_and_the_rest_empty() -> None:
+    s = small_snapshot(date(2026, 11, 20))
+    encoded = encode_parts(s)
+    light = decode_parts(encoded.head, decode_stages_only(encoded.body))
+    assert light == replace(s, tasks=())
+    assert light.progress == s.progress
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_numbers_are_refused_not_stored_as_null(bad: float) -> None:
+    s = replace(small_snapshot(date(2026, 11, 20)), progress=Progress(total=1, done=0, ratio=bad))
+    with pytest.raises(ValueError, match="NaN or an infinity"):
+        encode_parts(s)
+    with pytest.raises(ValueError, match="NaN or an infinity"):
+        encode(replace(s, progress=Progress(1, 0, None), stages=(stage_with(throughput=bad),)))
+
+
+def stage_with(throughput: float) -> StageProgress:
+    return StageProgress("Build", "build", None, 1, 0, 0.0, 0, throughput, None, "on_track")
+
+
+def test_text_with_a_lone_surrogate_or_nul_survives() -> None:
+    task = replace(small_snapshot(date(2026, 11, 20)).tasks[0], title="bad \ud83d emoji \x00 end")
+    s = replace(small_snapshot(date(2026, 11, 20)), tasks=(task,))
+    assert through_json(s) == s
+    assert through_format_0(s) == s
+    assert "\\ud83d" in encode_parts(s).body  # as an ASCII escape: UTF-8 cannot carry it
+
+
+def test_utc_and_odd_offsets_and_microseconds_keep_their_instant_and_offset() -> None:
+    odd = timezone(-timedelta(hours=9, minutes=30))
+    for as_of in (
+        datetime(2026, 11, 20, 9, 15, 30, 123456, tzinfo=UTC),
+        datetime(2026, 11, 20, 9, 15, tzinfo=odd),
+    ):
+        back = through_json(replace(small_snapshot(date(2026, 11, 20)), as_of=as_of))
+        assert (back.as_of, back.as_of.utcoffset()) == (as_of, as_of.utcoffset())
+
+
+def test_a_stored_text_where_a_number_belongs_is_refused() -> None:
+    encoded = encode_parts(small_snapshot(date(2026, 11, 20)))
+    body = json.loads(encoded.body)
+    body["progress"]["total"] = "1"
+    with pytest.raises(ValueError, match=r"\$\.progress\.total"):
+        decode_body(json.dumps(body))
