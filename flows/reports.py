@@ -198,9 +198,9 @@ def run_report(request: ReportRequest, build: BuildContext) -> RunResult:
     if run is not None and run.resumed:
         return finish_approvals(loaded, chosen, run)
     moment = parse_as_of(request.as_of, loaded.tz) if request.as_of else datetime.now(loaded.tz)
-    from flows.sync import remember_sites
+    from flows.sync import keep_caches
 
-    remember_sites(loaded)
+    keep_caches(loaded)
     with project_turn(chosen.key), state_store(loaded.state, loaded.outbox) as store:
         result, deliveries = _sync_and_deliver(request, build, loaded, chosen, store, moment, run)
         # Only what this run recorded: an older run already waits on its own reports.

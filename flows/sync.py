@@ -28,6 +28,7 @@ from stagecast.config import Config, ProjectConfig, SourceConfig, load_config
 from stagecast.evaluate import SourceOutcome, evaluate
 from stagecast.models import Changes, Event, Snapshot
 from stagecast.output import ProjectRun, RunResult, figures_only, risk_json
+from stagecast.reports.render import keep_compiled_templates
 
 if TYPE_CHECKING:
     from prefect.states import State
@@ -49,11 +50,12 @@ class SyncResult:
         return all(s.ok for s in self.snapshot.sources)
 
 
-def remember_sites(config: Config) -> None:
-    """Keep what each Jira site told us (Cloud or Data Center, its field ids) beside the
-    outbox: each run on a worker is a process of its own, and should ask once a day, not
-    once per sync."""
+def keep_caches(config: Config) -> None:
+    """What runs keep beside the outbox for the runs after them (each run on a worker is a
+    process of its own): what each Jira site told us (Cloud or Data Center, its field ids),
+    asked once a day rather than once per sync, and the compiled report templates."""
     SITES.persist_in(site_facts_folder(config.outbox))
+    keep_compiled_templates(config.outbox / ".templates")
 
 
 def pull_request(
@@ -333,7 +335,7 @@ def sync_flow(
     if project is None and run is not None and fans_out(run, len(chosen)):
         given = {"config": config, **({"as_of": as_of} if as_of else {})}
         return start_per_project(run, [p.key for p in chosen], given)
-    remember_sites(loaded)
+    keep_caches(loaded)
     with state_store(loaded.state, loaded.outbox) as store:
         results = sync_projects(chosen, store, moment, wanted_limits(loaded))
     return finish(RunResult(moment, results))

@@ -28,8 +28,10 @@ Pure apart from reading template and catalogue files.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from datetime import date, datetime
 from functools import lru_cache
 from io import BytesIO
@@ -43,12 +45,14 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 from jinja2 import (
+    BytecodeCache,
     Environment,
     FileSystemLoader,
     StrictUndefined,
     TemplateNotFound,
     pass_context,
 )
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from markupsafe import Markup
 
@@ -252,6 +256,65 @@ def _translations(
     return merged if merged is not None else NullTranslations()
 
 
+class CompiledTemplates(BytecodeCache):
+    """Compiled templates of one format, shared by its languages (translations are looked up
+    as a template renders, so the compiled code is the same for all), kept in memory and, once
+    `keep_compiled_templates` names a folder, on disk for the processes after this one: every
+    served run is a process of its own, and compiling the templates it renders cost more than
+    rendering them. A template whose source changed is compiled again (Jinja checks)."""
+
+    folder: Path | None = None
+
+    def __init__(self, fmt: Format) -> None:
+        self.fmt = fmt
+        self.memory: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        data = self.memory.get(bucket.key) or self._read(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        data = bucket.bytecode_to_string()
+        self.memory[bucket.key] = data
+        self._write(bucket.key, data)
+
+    def _path(self, key: str) -> Path | None:
+        return self.folder / f"{self.fmt}-{key}.bin" if self.folder is not None else None
+
+    def _read(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            return path.read_bytes() if path is not None else None
+        except OSError:
+            return None
+
+    def _write(self, key: str, data: bytes) -> None:
+        """Whole or not at all (a reader never sees half a file); a folder that cannot be
+        written only costs the next process the compiling."""
+        path = self._path(key)
+        if path is None:
+            return
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(data)
+            os.replace(partial, path)
+        except OSError:
+            with suppress(OSError):
+                partial.unlink(missing_ok=True)
+
+
+_COMPILED: dict[Format, CompiledTemplates] = {
+    fmt: CompiledTemplates(fmt) for fmt in ("md", "txt", "html")
+}
+
+
+def keep_compiled_templates(folder: Path | None) -> None:
+    """Keep compiled templates in `folder` too (None: in memory only)."""
+    CompiledTemplates.folder = folder
+
+
 @lru_cache(maxsize=64)
 def _environment(
     fmt: Format, language: str, dirs: tuple[Path, ...], stamp: tuple[tuple[str, int], ...]
@@ -266,6 +329,7 @@ def _environment(
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_COMPILED[fmt],
     )
     env.policies["ext.i18n.trimmed"] = True
     # Our own gettext callables (below) escape trans variables; they are new-style.
