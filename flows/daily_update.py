@@ -39,7 +39,10 @@ def since_last_update(store: StateStore, project: str, result: SyncResult) -> Sn
 
 def daily_context(scene: Scene, channel: ChannelConfig, language: str) -> Any:
     """Compared with the snapshot of the last daily update sent."""
-    since = since_last_update(scene.store, scene.project.key, scene.result)
+    since = scene.once(
+        "since_last_update",
+        lambda: since_last_update(scene.store, scene.project.key, scene.result),
+    )
     return daily_update_context(
         scene.project,
         scene.snapshot,

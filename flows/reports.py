@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache, cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectors.channels.base import ChannelContext
 from connectors.charts import ChartCache, chart_folder
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from flows.sync import SyncResult
 
 log = logging.getLogger("stagecast.reports")
+
+T = TypeVar("T")
 
 # Builds the report's context for one channel: (channel, language) → context, or None when
 # this channel must not get this report (e.g. an internal-only risk to a client group).
@@ -139,7 +141,7 @@ def burnup_chart(store: StateStore, job: ReportJob) -> Chart | None:
     through the chart cache beside the outbox (read-only in a dry run, which writes nothing);
     None when the project has no stages."""
     snapshot = job.snapshot
-    stored = store.daily_history(job.project.key, snapshot.as_of, job.project.tz)
+    stored = store.daily_history(job.project.key, snapshot.as_of, job.project.tz, stages_only=True)
     series = burnup([*(s for s in stored if s.as_of < snapshot.as_of), snapshot], job.project.tz)
     if series is None:
         return None
@@ -169,6 +171,7 @@ class Scene:
     store: StateStore
     calendar: WorkCalendar
     period_date: date | None = None
+    known: dict[str, Any] = field(default_factory=dict)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -178,6 +181,12 @@ class Scene:
     def history(self) -> list[Snapshot]:
         """Stored snapshots up to this one, oldest first (read once, only by kinds that ask)."""
         return self.store.history(self.project.key, self.snapshot.as_of)
+
+    def once(self, name: str, compute: Callable[[], T]) -> T:
+        """What a kind works out from the store once per run, not once per channel."""
+        if name not in self.known:
+            self.known[name] = compute()
+        return self.known[name]  # type: ignore[no-any-return]
 
 
 # A report kind: its context for one channel in one language, or None when that channel must
