@@ -19,7 +19,17 @@ def reveal(value: SecretRef | str | None) -> str | None:
 
 
 def _prefect_secret(name: str) -> str:
-    """Load a Prefect Secret block by name."""
+    """Load a Prefect Secret block by name, from the Prefect server the settings name (a
+    temporary one would hold no blocks)."""
+    from connectors.prefect_api import prefect_configured
+
+    if not prefect_configured():
+        raise ConfigError(
+            [
+                f"secret:{name}: Prefect Secret blocks live on a Prefect server, and no"
+                " PREFECT_API_URL is set (use env:NAME, or point PREFECT_API_URL at the server)"
+            ]
+        )
     from prefect.blocks.system import Secret
 
     try:

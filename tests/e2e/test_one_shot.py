@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.engine import prefect_configured
+from connectors.prefect_api import prefect_configured
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,3 +127,19 @@ def test_which_settings_mean_a_prefect_api_is_configured(where, tmp_path, monkey
             f'active = "ephemeral"\n[profiles.prod]\nPREFECT_API_URL = "{url}"\n'
         )
     assert prefect_configured() is (where != "nowhere")
+
+
+def test_a_prefect_secret_without_a_prefect_api_says_what_to_do(tmp_path, monkeypatch):
+    from connectors.secrets import reveal
+    from stagecast.config import ConfigError, SecretRef
+
+    for name in list(os.environ):
+        if name.startswith("PREFECT_API"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        reveal(SecretRef("secret", "jira-token"))
+    (problem,) = refused.value.problems
+    assert problem.startswith("secret:jira-token: Prefect Secret blocks live on a Prefect server")
+    assert "PREFECT_API_URL" in problem
