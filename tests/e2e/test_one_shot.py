@@ -67,7 +67,7 @@ def test_the_demo_without_a_prefect_api_never_imports_prefect(tmp_path):
     assert outbox_texts(tmp_path / "demo")
 
 
-def test_a_one_shot_sync_prints_the_same_json_without_prefect(tmp_path):
+def test_one_shot_sync_report_and_deliver_pending_without_prefect(tmp_path):
     from flows.demo import fresh_workspace
 
     cfg = fresh_workspace(tmp_path / "demo")
@@ -78,6 +78,13 @@ def test_a_one_shot_sync_prints_the_same_json_without_prefect(tmp_path):
     document = json.loads(done.stdout)
     assert [p["key"] for p in document["projects"]] == ["acme-portal"]
     assert document["projects"][0]["progress"]["total"] > 0
+    for command in (
+        ["report", "daily_update", "--project", "acme-portal", "-c", str(cfg), "--dry-run"],
+        ["deliver-pending", "-c", str(cfg), "--as-of", "2026-11-21T09:30:00+08:00"],
+    ):
+        done = one_shot(command, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip().endswith("prefect imported: False"), command
 
 
 def test_the_same_demo_as_recorded_flow_runs_leaves_the_same_outbox(
