@@ -28,8 +28,6 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 
@@ -48,6 +46,9 @@ from stagecast.serialize import (
 
 DEFAULT_URL = "sqlite:///.stagecast/state.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest migration in migrations/versions (tests/connectors/test_store.py checks it is
+# Alembic's head).
+HEAD_REVISION = "0004"
 
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -287,7 +288,14 @@ class StateStore:
         self.close()
 
     def _upgrade(self) -> None:
-        """Migrate to head in one transaction; concurrent openers wait for each other."""
+        """Migrate to head in one transaction; concurrent openers wait for each other. A
+        database at head (nearly every open) is left as it is without loading Alembic and the
+        migration scripts, a tenth of a second a one-shot command need not pay."""
+        if self._at_head():
+            return
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
         with self._writer.begin() as conn:
@@ -295,6 +303,13 @@ class StateStore:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+
+    def _at_head(self) -> bool:
+        with self._writer.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return False
+            versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+        return [v for (v,) in versions] == [HEAD_REVISION]
 
     # snapshots
 

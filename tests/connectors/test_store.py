@@ -129,6 +129,29 @@ def test_open_migrates_to_head_and_matches_the_tables_in_store(store: StateStore
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
+def test_the_head_an_open_skips_alembic_at_is_alembics_head() -> None:
+    from connectors.store import HEAD_REVISION
+
+    assert head_revision() == HEAD_REVISION
+
+
+def test_a_database_behind_head_is_still_migrated_on_open(url: str) -> None:
+    from alembic import command
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url.startswith("sqlite"):
+        Path(str(sa.make_url(url).database)).parent.mkdir(parents=True)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+    engine.dispose()
+    with StateStore(url) as again, again.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+        assert sa.inspect(conn).has_table("snapshot_bodies")
+
+
 def test_reopening_is_a_no_op_that_keeps_data(url: str) -> None:
     with StateStore(url) as first:
         first.save_sync(snap(at(10), a=3), [SourceState("jira", at(9), "c1", None)], ["e1"])
