@@ -122,7 +122,11 @@ class Step(Generic[P, R]):
         return _threads().submit(self.fn, *args, **kwargs)
 
 
-THREADS = 8  # as the sync flow's ThreadPoolTaskRunner
+# Projects synced at once: more than a host's usual limit (8 in flight, which the host's own
+# semaphore keeps), so that while some projects compute and store, others keep every request
+# slot busy. Measured at 60 x 500 on 2 cores: 8 threads 6.3 s, 12 threads 5.7 s, 16 and 24 no
+# faster and more memory (one project's tasks per thread).
+THREADS = 12
 _pool: ThreadPoolExecutor | None = None
 
 
