@@ -289,6 +289,8 @@ def cli_env(site: Site, api: str | None = None) -> dict[str, str]:
     """Our environment without a Prefect server (or with `api`), with the Jira token."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env[TOKEN_VARIABLE] = site.token
+    if api is None:  # nor one from a Prefect profile of this machine: the one-shot path
+        env["PREFECT_HOME"] = tempfile.mkdtemp(prefix="stagecast-bench-prefect-")
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if api is not None:
         env["PREFECT_API_URL"] = api
