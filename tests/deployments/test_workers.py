@@ -33,7 +33,7 @@ from tests.connectors.fake_jira import issue, version
 from tests.deployments.conftest import flow_run, outbox_files, start, unique, wait_for
 from tests.deployments.test_limits import TimedJira, Visit
 from tests.postgres import fresh_database, postgres_reachable, where
-from tests.prefect_server import PREFECT, stop_group
+from tests.prefect_server import FAST_SERVICES, PREFECT, stop_group
 
 pytestmark = [
     pytest.mark.slow,
@@ -48,6 +48,7 @@ pytestmark = [
 # 10 took 85 s; 8 (17 runs) take about 70 s and still keep both workers' slots full.
 # STAGECAST_WORKER_PROJECTS=20 runs the issue's size.
 PROJECTS = int(os.environ.get("STAGECAST_WORKER_PROJECTS", "8"))
+SCHEDULER_LOOP_SECONDS = int(FAST_SERVICES["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"])
 HOST_LIMIT = 3  # the Jira's max_concurrency: requests in flight across every worker
 SLOTS = 3  # runs at once per worker (`--limit`)
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -205,10 +206,18 @@ def start_worker(pool: str, log: Path, home: Path) -> subprocess.Popen[bytes]:
 
 def schedules_off(name: str) -> dict:
     """Switch the deployments' schedules off, so no run starts at a quarter past in the middle of
-    the test; the sync schedule's parameters (its group of projects), to start that run by hand
-    as the schedule would."""
+    the test, and delete the runs their scheduler made already (switching a schedule off leaves
+    them: near an occurrence, one ran beside the test's own); the sync schedule's parameters
+    (its group of projects), to start that run by hand as the schedule would. Called before any
+    worker starts, so none of those runs can have been taken."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
 
     group: dict = {}
     with get_client(sync_client=True) as client:
@@ -218,6 +227,15 @@ def schedules_off(name: str) -> dict:
                 client.update_deployment_schedule(deployment.id, schedule.id, active=False)
                 if schedule.slug and schedule.slug.startswith("sync-"):
                     group = dict(schedule.parameters)
+        scheduled = FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=["SCHEDULED"]))
+        )
+        # Twice: a scheduler loop (2 s on the test server) that read the schedules while they
+        # were still on may insert its runs after the first pass.
+        for wait in (0, SCHEDULER_LOOP_SECONDS + 1):
+            time.sleep(wait)
+            for run in client.read_flow_runs(flow_run_filter=scheduled, deployment_filter=query):
+                client.delete_flow_run(run.id)
     return group
 
 
